@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/patientsync/patientsync/internal/db"
 )
 
 type command struct {
@@ -62,5 +64,5 @@ func databaseURL() string {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		return u
 	}
-	return "postgres://postgres@127.0.0.1:5432/patientsync?sslmode=disable"
+	return db.DefaultURL
 }

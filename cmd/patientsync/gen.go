@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/patientsync/patientsync/internal/gen"
+)
+
+func init() {
+	register("gen", "write synthetic patients.json and payments.json of any size (with -drift, their successors)", runGen)
+}
+
+func runGen(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	o := gen.Options{}
+	fs.Int64Var(&o.Patients, "patients", 1000, "number of patients")
+	fs.Int64Var(&o.Payments, "payments", 3000, "number of payments")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed; the same seed gives the same data")
+	fs.Float64Var(&o.OrphanShare, "orphans", 0.01, "share of payments whose patient is not in the patients snapshot")
+	drift := fs.Float64("drift", 0, "if > 0, write the successor snapshot: this share of records changed, half of it deleted and half of it added (0.01 = 1% changed, 0.5% deleted, 0.5% new)")
+	out := fs.String("out", ".", "output directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.Patients < 0 || o.Payments < 0 || *drift < 0 || *drift > 1 {
+		return fmt.Errorf("counts must be >= 0 and -drift within [0, 1]")
+	}
+	o.Change, o.Delete, o.Add = *drift, *drift/2, *drift/2
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	write := func(name string, fn func(*os.File) error) error {
+		path := filepath.Join(*out, name)
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		st, _ := os.Stat(path)
+		fmt.Printf("wrote %s (%d bytes)\n", path, st.Size())
+		return nil
+	}
+	drifted := *drift > 0
+	if err := write("patients.json", func(f *os.File) error { return gen.WritePatients(f, o, drifted) }); err != nil {
+		return err
+	}
+	return write("payments.json", func(f *os.File) error { return gen.WritePayments(f, o, drifted) })
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/patientsync/patientsync/internal/db"
+)
+
+func init() {
+	register("migrate", "apply the database migrations to DATABASE_URL (creating the database if missing)", runMigrate)
+}
+
+func runMigrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	create := fs.Bool("create-db", true, "create the database when it does not exist")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	url := databaseURL()
+	if *create {
+		if err := db.EnsureDatabase(ctx, url); err != nil {
+			return err
+		}
+	}
+	pool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-migrate"})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	res, err := db.Migrate(ctx, pool)
+	for _, r := range res {
+		fmt.Printf("applied %s (%s)\n", r.Source.Path, r.Duration)
+	}
+	if err == nil && len(res) == 0 {
+		fmt.Println("database is up to date")
+	}
+	return err
+}

@@ -1,0 +1,102 @@
+// Package s3source reads snapshot objects from S3 (or an S3-compatible
+// endpoint) for the syncer.
+package s3source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
+	"github.com/patientsync/patientsync/internal/syncer"
+)
+
+// NewClient builds an S3 client from the environment. AWS_ENDPOINT_URL (or
+// AWS_ENDPOINT_URL_S3) points it at a local endpoint; path-style addressing
+// is used with such endpoints or when AWS_S3_USE_PATH_STYLE=true.
+func NewClient(ctx context.Context) (*s3.Client, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+	if v := os.Getenv("AWS_S3_USE_PATH_STYLE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("AWS_S3_USE_PATH_STYLE=%q: want true or false", v)
+		}
+		pathStyle = b
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }), nil
+}
+
+// Source turns S3 objects into syncer objects.
+type Source struct {
+	client *s3.Client
+}
+
+// New returns a Source reading through client.
+func New(client *s3.Client) *Source { return &Source{client: client} }
+
+// Object describes one version of bucket/key. When the event names a version
+// it is read by version id, otherwise with If-Match on the ETag, so that an
+// old event never reads content written after it.
+func (s *Source) Object(bucket, key string, id syncer.Identity) (syncer.Object, error) {
+	entity, ok := snapshot.EntityFromKey(key)
+	if !ok {
+		return syncer.Object{}, fmt.Errorf("s3://%s/%s: not a snapshot key (want patients*.json[.gz] or payments*.json[.gz])", bucket, key)
+	}
+	return syncer.Object{
+		Entity:   entity,
+		Source:   "s3://" + bucket + "/" + key,
+		Identity: id,
+		Open: func(ctx context.Context) (io.ReadCloser, syncer.Identity, error) {
+			in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+			if id.VersionID != "" && id.VersionID != "null" {
+				in.VersionId = aws.String(id.VersionID)
+			} else if id.ETag != "" {
+				in.IfMatch = aws.String(`"` + strings.Trim(id.ETag, `"`) + `"`)
+			}
+			out, err := s.client.GetObject(ctx, in)
+			if err != nil {
+				var apiErr smithy.APIError
+				if errors.As(err, &apiErr) {
+					switch apiErr.ErrorCode() {
+					case "PreconditionFailed", "NoSuchVersion", "NoSuchKey":
+						// The object named by the event is gone or replaced; a
+						// later event covers what replaced it.
+						return nil, syncer.Identity{}, fmt.Errorf("%w: s3://%s/%s: %s (the object changed or was deleted after the event)",
+							syncer.ErrRejected, bucket, key, apiErr.ErrorCode())
+					case "AccessDenied", "NoSuchBucket":
+						return nil, syncer.Identity{}, fmt.Errorf("%w: s3://%s/%s: %s", syncer.ErrRejected, bucket, key, apiErr.ErrorCode())
+					}
+				}
+				return nil, syncer.Identity{}, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+			}
+			read := syncer.Identity{ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId)}
+			if out.LastModified != nil {
+				read.LastModified = *out.LastModified
+			}
+			return out.Body, read, nil
+		},
+	}, nil
+}
+
+// ParseURL splits s3://bucket/key.
+func ParseURL(raw string) (bucket, key string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "s3" || u.Host == "" || len(u.Path) < 2 {
+		return "", "", fmt.Errorf("%q: want s3://bucket/key", raw)
+	}
+	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
+}

@@ -1,0 +1,76 @@
+package snapshot
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzDecode checks that no input panics the decoder, that input which is not
+// JSON is always rejected, and that every accepted record is complete.
+// `make test` runs the seed corpus; `make fuzz` explores.
+func FuzzDecode(f *testing.F) {
+	for _, name := range []string{"../../testdata/patients.json", "../../testdata/payments.json"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{``, `[]`, `{}`, `[1]`, `[{"externalId":"1"}]`, `[{"amount":"1e-2","patientId":1,"externalId":2}]`,
+		`[{"firstName":"A","lastName":"B","dateOfBirth":"2000-02-29","externalId":"1","middleName":null}]`, `[{"amount":12.345}`, `[{"a":[{"b":{}}]}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, entity := range []Entity{Patients, Payments} {
+			d := NewDecoder(strings.NewReader(string(data)), entity)
+			var n int64
+			var err error
+			for {
+				var r Record
+				if err = d.Next(&r); err != nil {
+					break
+				}
+				if r.Index != n {
+					t.Fatalf("index %d, want %d", r.Index, n)
+				}
+				n++
+				if r.Problem != nil {
+					if r.Problem.Reason == "" || r.Problem.Index != r.Index {
+						t.Fatalf("incomplete problem %+v", r.Problem)
+					}
+					continue
+				}
+				if r.ExternalID == "" || strings.ContainsRune(r.ExternalID, 0) {
+					t.Fatalf("valid record without usable externalId: %+v", r)
+				}
+				switch entity {
+				case Patients:
+					if strings.TrimSpace(r.FirstName) == "" || strings.TrimSpace(r.LastName) == "" || r.DateOfBirth.IsZero() {
+						t.Fatalf("valid patient missing a field: %+v", r)
+					}
+				case Payments:
+					if strings.TrimSpace(r.PatientExternalID) == "" {
+						t.Fatalf("valid payment without patientId: %+v", r)
+					}
+					if s := FormatCents(r.AmountCents); s == "" {
+						t.Fatal("unformattable amount")
+					}
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				if !json.Valid(data) {
+					t.Fatalf("accepted input that is not JSON: %q", data)
+				}
+				if d.Received() != n {
+					t.Fatalf("received %d, read %d", d.Received(), n)
+				}
+			} else if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error not marked malformed: %v", err)
+			}
+		}
+	})
+}
