@@ -23,6 +23,7 @@ func runGen(_ context.Context, args []string) error {
 	fs.Float64Var(&o.OrphanShare, "orphans", 0.01, "share of payments whose patient is not in the patients snapshot")
 	drift := fs.Float64("drift", 0, "if > 0, write the successor snapshot: this share of records changed, half of it deleted and half of it added (0.01 = 1% changed, 0.5% deleted, 0.5% new)")
 	out := fs.String("out", ".", "output directory")
+	csv := fs.Bool("csv", false, "also write patients.csv and payments.csv with the same rows (for COPY floor benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,8 +52,20 @@ func runGen(_ context.Context, args []string) error {
 		return nil
 	}
 	drifted := *drift > 0
-	if err := write("patients.json", func(f *os.File) error { return gen.WritePatients(f, o, drifted) }); err != nil {
-		return err
+	for _, asCSV := range []bool{false, true} {
+		if asCSV && !*csv {
+			break
+		}
+		ext := ".json"
+		if asCSV {
+			ext = ".csv"
+		}
+		if err := write("patients"+ext, func(f *os.File) error { return gen.WritePatients(f, o, drifted, asCSV) }); err != nil {
+			return err
+		}
+		if err := write("payments"+ext, func(f *os.File) error { return gen.WritePayments(f, o, drifted, asCSV) }); err != nil {
+			return err
+		}
 	}
-	return write("payments.json", func(f *os.File) error { return gen.WritePayments(f, o, drifted) })
+	return nil
 }

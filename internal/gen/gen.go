@@ -63,17 +63,26 @@ func (o Options) drift(r rnd, i uint64) (deleted, changed bool) {
 	return false, r.frac(kChange, i) < o.Change
 }
 
-// WritePatients writes the patients snapshot; drifted selects the successor.
-func WritePatients(w io.Writer, o Options, drifted bool) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
+// Patient is one generated patient; Middle is empty for none.
+type Patient struct {
+	ExternalID          uint64
+	First, Last, Middle string
+	Year, Month, Day    uint64
+}
+
+// Payment is one generated payment.
+type Payment struct {
+	ExternalID, Patient, Cents uint64
+}
+
+// EachPatient calls fn for every patient of the base (or drifted) snapshot.
+func EachPatient(o Options, drifted bool, fn func(*Patient)) {
 	r := rnd{o.Seed}
 	added := int64(0)
 	if drifted {
 		added = int64(float64(o.Patients) * o.Add)
 	}
-	buf := make([]byte, 0, 256)
-	bw.WriteString("[\n")
-	first := true
+	var p Patient
 	for i := uint64(1); i <= uint64(o.Patients+added); i++ {
 		changed := false
 		if drifted && int64(i) <= o.Patients {
@@ -82,54 +91,31 @@ func WritePatients(w io.Writer, o Options, drifted bool) error {
 				continue
 			}
 		}
-		if !first {
-			bw.WriteString(",\n")
-		}
-		first = false
-		buf = buf[:0]
-		fn := firstNames[r.u(kFirst, i)%uint64(len(firstNames))]
-		ln := lastNames[r.u(kLast, i)%uint64(len(lastNames))]
+		p.ExternalID = i
+		p.First = firstNames[r.u(kFirst, i)%uint64(len(firstNames))]
+		p.Last = lastNames[r.u(kLast, i)%uint64(len(lastNames))]
 		if changed {
-			ln = lastNames[(r.u(kLast, i)+1+r.u(kChangeField, i)%7)%uint64(len(lastNames))]
+			p.Last = lastNames[(r.u(kLast, i)+1+r.u(kChangeField, i)%7)%uint64(len(lastNames))]
+		}
+		p.Middle = ""
+		if m := r.u(kMiddle, i); m%3 == 0 {
+			p.Middle = string(rune('A' + m%26))
 		}
 		d := r.u(kDOB, i)
-		buf = append(buf, `{"firstName":"`...)
-		buf = append(buf, fn...)
-		buf = append(buf, `","lastName":"`...)
-		buf = append(buf, ln...)
-		buf = append(buf, '"')
-		if r.u(kMiddle, i)%3 == 0 {
-			buf = append(buf, `,"middleName":"`...)
-			buf = append(buf, byte('A'+r.u(kMiddle, i)%26))
-			buf = append(buf, '"')
-		}
-		buf = append(buf, `,"dateOfBirth":"`...)
-		buf = strconv.AppendUint(buf, 1930+d%90, 10)
-		buf = append(buf, '-')
-		buf = append2(buf, 1+(d>>8)%12)
-		buf = append(buf, '-')
-		buf = append2(buf, 1+(d>>16)%28)
-		buf = append(buf, `","externalId":"`...)
-		buf = strconv.AppendUint(buf, i, 10)
-		buf = append(buf, `"}`...)
-		bw.Write(buf)
+		p.Year, p.Month, p.Day = 1930+d%90, 1+(d>>8)%12, 1+(d>>16)%28
+		fn(&p)
 	}
-	bw.WriteString("\n]\n")
-	return bw.Flush()
 }
 
-// WritePayments writes the payments snapshot; drifted selects the successor.
-func WritePayments(w io.Writer, o Options, drifted bool) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
+// EachPayment calls fn for every payment of the base (or drifted) snapshot.
+func EachPayment(o Options, drifted bool, fn func(*Payment)) {
 	r := rnd{o.Seed ^ 0x5041594d}
 	added := int64(0)
 	if drifted {
 		added = int64(float64(o.Payments) * o.Add)
 	}
 	patients := uint64(max(o.Patients, 1))
-	buf := make([]byte, 0, 128)
-	bw.WriteString("[\n")
-	first := true
+	var p Payment
 	for i := uint64(1); i <= uint64(o.Payments+added); i++ {
 		changed := false
 		if drifted && int64(i) <= o.Payments {
@@ -138,10 +124,6 @@ func WritePayments(w io.Writer, o Options, drifted bool) error {
 				continue
 			}
 		}
-		if !first {
-			bw.WriteString(",\n")
-		}
-		first = false
 		cents := 1 + r.u(kAmount, i)%50000
 		patient := 1 + r.u(kPatient, i)%patients
 		if r.frac(kPatient, i^0xffff) < o.OrphanShare {
@@ -154,19 +136,114 @@ func WritePayments(w io.Writer, o Options, drifted bool) error {
 				patient = 1 + (patient+r.u(kChangeField, i))%patients
 			}
 		}
+		p = Payment{ExternalID: i, Patient: patient, Cents: cents}
+		fn(&p)
+	}
+}
+
+func appendDate(b []byte, p *Patient) []byte {
+	b = strconv.AppendUint(b, p.Year, 10)
+	b = append(b, '-')
+	b = append2(b, p.Month)
+	b = append(b, '-')
+	return append2(b, p.Day)
+}
+
+func appendAmount(b []byte, cents uint64) []byte {
+	b = strconv.AppendUint(b, cents/100, 10)
+	b = append(b, '.')
+	return append2(b, cents%100)
+}
+
+// WritePatients writes the patients snapshot as JSON (or, with csv, as the
+// CSV a COPY of the same rows reads: external_id,first,last,middle,dob).
+func WritePatients(w io.Writer, o Options, drifted, csv bool) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	buf := make([]byte, 0, 256)
+	if !csv {
+		bw.WriteString("[\n")
+	}
+	first := true
+	EachPatient(o, drifted, func(p *Patient) {
 		buf = buf[:0]
-		buf = append(buf, `{"amount":`...)
-		buf = strconv.AppendUint(buf, cents/100, 10)
-		buf = append(buf, '.')
-		buf = append2(buf, cents%100)
-		buf = append(buf, `,"patientId":"`...)
-		buf = strconv.AppendUint(buf, patient, 10)
+		if csv {
+			buf = strconv.AppendUint(buf, p.ExternalID, 10)
+			buf = append(buf, ',')
+			buf = append(buf, p.First...)
+			buf = append(buf, ',')
+			buf = append(buf, p.Last...)
+			buf = append(buf, ',')
+			buf = append(buf, p.Middle...)
+			buf = append(buf, ',')
+			buf = appendDate(buf, p)
+			buf = append(buf, '\n')
+			bw.Write(buf)
+			return
+		}
+		if !first {
+			buf = append(buf, ",\n"...)
+		}
+		first = false
+		buf = append(buf, `{"firstName":"`...)
+		buf = append(buf, p.First...)
+		buf = append(buf, `","lastName":"`...)
+		buf = append(buf, p.Last...)
+		buf = append(buf, '"')
+		if p.Middle != "" {
+			buf = append(buf, `,"middleName":"`...)
+			buf = append(buf, p.Middle...)
+			buf = append(buf, '"')
+		}
+		buf = append(buf, `,"dateOfBirth":"`...)
+		buf = appendDate(buf, p)
 		buf = append(buf, `","externalId":"`...)
-		buf = strconv.AppendUint(buf, i, 10)
+		buf = strconv.AppendUint(buf, p.ExternalID, 10)
 		buf = append(buf, `"}`...)
 		bw.Write(buf)
+	})
+	if !csv {
+		bw.WriteString("\n]\n")
 	}
-	bw.WriteString("\n]\n")
+	return bw.Flush()
+}
+
+// WritePayments writes the payments snapshot as JSON (or as CSV:
+// external_id,amount,patient_external_id).
+func WritePayments(w io.Writer, o Options, drifted, csv bool) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	buf := make([]byte, 0, 128)
+	if !csv {
+		bw.WriteString("[\n")
+	}
+	first := true
+	EachPayment(o, drifted, func(p *Payment) {
+		buf = buf[:0]
+		if csv {
+			buf = strconv.AppendUint(buf, p.ExternalID, 10)
+			buf = append(buf, ',')
+			buf = appendAmount(buf, p.Cents)
+			buf = append(buf, ',')
+			buf = strconv.AppendUint(buf, p.Patient, 10)
+			buf = append(buf, '\n')
+			bw.Write(buf)
+			return
+		}
+		if !first {
+			buf = append(buf, ",\n"...)
+		}
+		first = false
+		buf = append(buf, `{"amount":`...)
+		buf = appendAmount(buf, p.Cents)
+		buf = append(buf, `,"patientId":"`...)
+		buf = strconv.AppendUint(buf, p.Patient, 10)
+		buf = append(buf, `","externalId":"`...)
+		buf = strconv.AppendUint(buf, p.ExternalID, 10)
+		buf = append(buf, `"}`...)
+		bw.Write(buf)
+	})
+	if !csv {
+		bw.WriteString("\n]\n")
+	}
 	return bw.Flush()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,8 +59,15 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, obj Object, run *Run
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < lockTimeout {
 		lockTimeout = max(time.Until(dl), time.Millisecond)
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL work_mem = '%s'; SET LOCAL lock_timeout = %d",
-		sanitizeSetting(s.cfg.WorkMem), lockTimeout.Milliseconds())); err != nil {
+	settings := fmt.Sprintf("SET LOCAL work_mem = '%s'; SET LOCAL lock_timeout = %d",
+		sanitizeSetting(s.cfg.WorkMem), lockTimeout.Milliseconds())
+	if dl, ok := ctx.Deadline(); ok {
+		// On cancel pgx drops the connection, but the server would finish the
+		// running statement first; make it give up by itself at the deadline.
+		ms := max(time.Until(dl).Milliseconds(), 1)
+		settings += fmt.Sprintf("; SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d", ms, ms)
+	}
+	if _, err := tx.Exec(ctx, settings); err != nil {
 		return fmt.Errorf("configure transaction: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), entityLock(obj.Entity)); err != nil {
@@ -99,7 +107,7 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, obj Object, run *Run
 	}
 	defer closeGz()
 
-	m := merger{tx: tx, entity: obj.Entity, run: run, cfg: s.cfg}
+	m := merger{tx: tx, entity: obj.Entity, run: run, cfg: s.cfg, log: s.log}
 	if err := m.stage(ctx, r, tracker); err != nil {
 		return err
 	}
@@ -157,6 +165,8 @@ type merger struct {
 	entity snapshot.Entity
 	run    *Run
 	cfg    Config
+	log    *slog.Logger
+	dups   *dupFilter
 }
 
 // copySource feeds decoded records to COPY. Invalid records go to staging
@@ -167,6 +177,7 @@ type copySource struct {
 	entity   snapshot.Entity
 	run      *Run
 	maxProbs int
+	dups     *dupFilter
 	rec      snapshot.Record
 	vals     []any
 	err      error
@@ -191,6 +202,7 @@ func (c *copySource) Next() bool {
 				continue
 			}
 		}
+		c.dups.add(c.rec.ExternalID)
 		return true
 	}
 }
@@ -230,21 +242,27 @@ var stageColumns = map[snapshot.Entity][]string{
 // stage streams the snapshot into a temporary table. Nothing but the
 // decoder's window and COPY's buffer is held in memory.
 func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker) error {
-	ddl := `CREATE TEMP TABLE stage (ord bigint NOT NULL, external_id text NOT NULL, valid boolean NOT NULL,
+	ddl := `CREATE TEMP TABLE stage (ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, valid boolean NOT NULL,
 		first_name text, last_name text, middle_name text, date_of_birth date) ON COMMIT DROP`
 	if m.entity == snapshot.Payments {
-		ddl = `CREATE TEMP TABLE stage (ord bigint NOT NULL, external_id text NOT NULL, valid boolean NOT NULL,
-			amount_cents bigint, patient_external_id text) ON COMMIT DROP`
+		ddl = `CREATE TEMP TABLE stage (ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, valid boolean NOT NULL,
+			amount_cents bigint, patient_external_id text COLLATE "C") ON COMMIT DROP`
 	}
 	if _, err := m.tx.Exec(ctx, ddl); err != nil {
 		return fmt.Errorf("create staging table: %w", err)
 	}
 	dec := snapshot.NewDecoder(r, m.entity)
-	src := &copySource{dec: dec, entity: m.entity, run: m.run, maxProbs: m.cfg.MaxProblems}
+	m.dups = newDupFilter()
+	src := &copySource{dec: dec, entity: m.entity, run: m.run, maxProbs: m.cfg.MaxProblems, dups: m.dups}
+	start := time.Now()
 	_, err := m.tx.CopyFrom(ctx, pgx.Identifier{"stage"}, stageColumns[m.entity], src)
 	m.run.Received = dec.Received()
+	m.log.Debug("sync step", "step", "copy into staging", "rows", m.run.Received, "bytes", dec.Offset(), "seconds", time.Since(start).Seconds())
 	if tracker.err != nil {
 		return fmt.Errorf("read snapshot: %w", tracker.err)
+	}
+	if src.err != nil {
+		err = src.err // COPY reports it only as the server's message
 	}
 	if errors.Is(err, snapshot.ErrMalformed) {
 		return fmt.Errorf("%w: %w", ErrRejected, err)

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/patientsync/patientsync/internal/snapshot"
 )
@@ -40,7 +41,7 @@ var sqlFor = map[snapshot.Entity]entitySQL{
 		insert: `
 			INSERT INTO patients (external_id, first_name, last_name, middle_name, date_of_birth, created, updated)
 			SELECT external_id, first_name, last_name, middle_name, date_of_birth, now(), now()
-			FROM %s c WHERE action = 'i' ORDER BY ord`,
+			FROM %s c WHERE action = 'i'`,
 		update: `
 			UPDATE patients t SET first_name = c.first_name, last_name = c.last_name, middle_name = c.middle_name,
 			       date_of_birth = c.date_of_birth, updated = now(), deleted = NULL
@@ -67,7 +68,7 @@ var sqlFor = map[snapshot.Entity]entitySQL{
 			INSERT INTO payments (external_id, amount, patient_external_id, patient_id, created, updated)
 			SELECT c.external_id, c.amount_cents * 0.01, c.patient_external_id, p.id, now(), now()
 			FROM %s c LEFT JOIN patients p ON p.external_id = c.patient_external_id
-			WHERE c.action = 'i' ORDER BY c.ord`,
+			WHERE c.action = 'i'`,
 		update: `
 			UPDATE payments t SET amount = c.amount_cents * 0.01, patient_external_id = c.patient_external_id,
 			       patient_id = c.patient_id, updated = now(), deleted = NULL
@@ -79,10 +80,12 @@ var sqlFor = map[snapshot.Entity]entitySQL{
 }
 
 func (m *merger) exec(ctx context.Context, what, sql string, args ...any) (int64, error) {
+	start := time.Now()
 	tag, err := m.tx.Exec(ctx, sql, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
+	m.log.Debug("sync step", "step", what, "rows", tag.RowsAffected(), "seconds", time.Since(start).Seconds())
 	return tag.RowsAffected(), nil
 }
 
@@ -91,15 +94,27 @@ func (m *merger) merge(ctx context.Context) error {
 	var err error
 
 	// Last occurrence wins: drop every earlier row of a repeated externalId.
-	m.run.Duplicates, err = m.exec(ctx, "remove duplicates", `
-		DELETE FROM stage s USING (
-			SELECT external_id, max(ord) AS keep FROM stage GROUP BY external_id HAVING count(*) > 1) d
-		WHERE s.external_id = d.external_id AND s.ord < d.keep`)
+	// Only the filter's candidates can repeat, unless it overflowed.
+	switch {
+	case m.dups.overflow:
+		m.run.Duplicates, err = m.exec(ctx, "remove duplicates", `
+			DELETE FROM stage s USING (
+				SELECT external_id, max(ord) AS keep FROM stage GROUP BY external_id HAVING count(*) > 1) d
+			WHERE s.external_id = d.external_id AND s.ord < d.keep`)
+	case len(m.dups.candidates) > 0:
+		m.run.Duplicates, err = m.exec(ctx, "remove duplicates among candidates", `
+			DELETE FROM stage s USING (
+				SELECT external_id, max(ord) AS keep FROM stage WHERE external_id = ANY($1::text[])
+				GROUP BY external_id HAVING count(*) > 1) d
+			WHERE s.external_id = d.external_id AND s.ord < d.keep`, m.dups.candidates)
+	}
+	m.dups = nil
 	if err != nil {
 		return err
 	}
 	// Autovacuum never analyzes temp tables; the join plans need the numbers.
-	if _, err := m.exec(ctx, "analyze staging", "ANALYZE stage"); err != nil {
+	// A small sample is enough for row counts and join estimates.
+	if _, err := m.exec(ctx, "analyze staging", "SET LOCAL default_statistics_target = 10; ANALYZE stage"); err != nil {
 		return err
 	}
 
@@ -209,11 +224,17 @@ func (m *merger) afterPatients(ctx context.Context, changes string) error {
 // or deleted payment. Recomputing (rather than adding deltas) keeps totals
 // exactly equal to the sum of live payments whatever happened before.
 func (m *merger) afterPayments(ctx context.Context, changes string, firstLoad bool) error {
+	if firstLoad {
+		// Every live payment is in staging: total it there, in integer cents.
+		_, err := m.exec(ctx, "total payments of first load", `
+			UPDATE patients t SET payments_total = a.cents * 0.01, payments_count = a.cnt
+			FROM (SELECT patient_external_id, sum(amount_cents) AS cents, count(*) AS cnt
+			      FROM stage WHERE valid GROUP BY patient_external_id) a
+			WHERE t.external_id = a.patient_external_id`)
+		return err
+	}
 	affected := `SELECT patient_external_id AS pext FROM changes WHERE action <> 'd'
 	             UNION SELECT old_patient_external_id FROM changes WHERE action <> 'i'`
-	if firstLoad {
-		affected = `SELECT DISTINCT patient_external_id AS pext FROM ` + changes + ` c`
-	}
 	_, err := m.exec(ctx, "recompute payment totals", `
 		UPDATE patients t SET payments_total = a.total, payments_count = a.cnt
 		FROM (SELECT x.pext, coalesce(sum(p.amount), 0) AS total, count(p.id) AS cnt

@@ -128,7 +128,14 @@ func (s *Syncer) Sync(ctx context.Context, obj Object) (Run, error) {
 	if err != nil {
 		return run, fmt.Errorf("acquire connection: %w", err)
 	}
-	defer conn.Release()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			conn.Release() // a connection broken by a cancel is discarded here
+		}
+	}
+	defer release()
 
 	// Cheap look before downloading anything: S3 redelivers events.
 	if !obj.Identity.empty() {
@@ -170,8 +177,10 @@ func (s *Syncer) Sync(ctx context.Context, obj Object) (Run, error) {
 		log.Error("sync failed", "error", err, "permanent", errors.Is(err, ErrRejected))
 	}
 	// The transaction is gone; record the outcome on its own, even when the
-	// caller's context has expired.
-	if rerr := s.finishRun(context.WithoutCancel(ctx), conn.Conn(), &run); rerr != nil {
+	// caller's context has expired (pgx closes the connection on cancel, so
+	// take a fresh one).
+	release()
+	if rerr := s.finishRun(context.WithoutCancel(ctx), &run); rerr != nil {
 		log.Error("record sync outcome", "error", rerr)
 		if err == nil {
 			err = rerr
@@ -195,10 +204,10 @@ func (s *Syncer) insertRun(ctx context.Context, conn *pgxpool.Conn, obj Object, 
 	return runID, nil
 }
 
-func (s *Syncer) finishRun(ctx context.Context, conn *pgx.Conn, run *Run) error {
+func (s *Syncer) finishRun(ctx context.Context, run *Run) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := conn.Exec(ctx, `
+	_, err := s.pool.Exec(ctx, `
 		UPDATE sync_runs SET status = $2, error = nullif($3, ''), finished = clock_timestamp(),
 		       received = $4, invalid = $5, duplicates = $6, invalid_records = $7
 		WHERE id = $1`,

@@ -1,0 +1,336 @@
+package syncer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/patientsync/patientsync/internal/syncer"
+)
+
+const samplePatients = "../../testdata/patients.json"
+const samplePayments = "../../testdata/payments.json"
+
+func TestSampleFilesInEitherOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{})
+	// Payments first: their patients are unknown yet.
+	run := e.syncFile(samplePayments)
+	if run.Inserted != 9 || run.Received != 9 {
+		t.Fatalf("payments run = %+v", run)
+	}
+	for id, p := range e.payments() {
+		if p.PatientID != nil {
+			t.Fatalf("payment %s linked to %d before any patient exists", id, *p.PatientID)
+		}
+	}
+	e.checkInvariants()
+	run = e.syncFile(samplePatients)
+	if run.Inserted != 4 {
+		t.Fatalf("patients run = %+v", run)
+	}
+	e.checkInvariants()
+	pts := e.patients()
+	want := map[string]string{"2": "0.00", "4": "9.29", "5": "28.50", "6": "8.99"}
+	for id, total := range want {
+		if pts[id].Total != total {
+			t.Errorf("patient %s total = %s, want %s", id, pts[id].Total, total)
+		}
+	}
+	if pts["4"].Middle != "Q" || pts["6"].Middle != "<null>" {
+		t.Errorf("middle names: 4=%v 6=%v", pts["4"].Middle, pts["6"].Middle)
+	}
+	pays := e.payments()
+	for _, id := range []string{"501", "502", "503", "601", "602"} {
+		if pays[id].PatientID != nil {
+			t.Errorf("payment %s of an absent patient is linked", id)
+		}
+	}
+	if pays["503"].Amount != "2.10" || pays["601"].Amount != "30.00" {
+		t.Errorf("amounts not exact: 503=%s 601=%s", pays["503"].Amount, pays["601"].Amount)
+	}
+
+	// Patients 1 and 3 arrive later: their waiting payments link and count.
+	e.sync("patients.json", readFile(t, samplePatients)[:len(readFile(t, samplePatients))-2]+`,
+	  {"firstName": "Leon", "lastName": "Kowalski", "dateOfBirth": "2093-03-03", "externalId": "1"},
+	  {"firstName": "Zhora", "lastName": "Salome", "dateOfBirth": "2093-04-04", "externalId": "3"}]`)
+	e.checkInvariants()
+	pts = e.patients()
+	if pts["1"].Total != "19.56" || pts["1"].Count != 3 || pts["3"].Total != "31.25" {
+		t.Fatalf("late patients' totals: 1=%s/%d 3=%s", pts["1"].Total, pts["1"].Count, pts["3"].Total)
+	}
+}
+
+func TestUnchangedRowsAreNotWritten(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{})
+	e.syncFile(samplePatients)
+	e.syncFile(samplePayments)
+	beforePts, beforePays := e.patients(), e.payments()
+	run := e.syncFile(samplePatients)
+	if run.Unchanged != 4 || run.Inserted+run.Updated+run.Deleted+run.Restored != 0 {
+		t.Fatalf("no-op patients run = %+v", run)
+	}
+	run = e.syncFile(samplePayments)
+	if run.Unchanged != 9 || run.Inserted+run.Updated+run.Deleted+run.Restored != 0 {
+		t.Fatalf("no-op payments run = %+v", run)
+	}
+	for id, after := range e.patients() {
+		if after != beforePts[id] { // xmin equal: no new row version
+			t.Errorf("patient %s rewritten:\n before %+v\n after  %+v", id, beforePts[id], after)
+		}
+	}
+	for id, after := range e.payments() {
+		b := beforePays[id]
+		if after.Xmin != b.Xmin || !after.Updated.Equal(b.Updated) {
+			t.Errorf("payment %s rewritten", id)
+		}
+	}
+}
+
+func TestUpdateDeleteRestore(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{})
+	v1 := `[{"firstName":"Rick","lastName":"Deckard","dateOfBirth":"2094-02-01","externalId":"5"},
+	        {"firstName":"Pris","lastName":"Stratton","middleName":"Q","dateOfBirth":"2093-12-20","externalId":"4"},
+	        {"firstName":"Roy","lastName":"Batty","dateOfBirth":"2093-01-08","externalId":"2"}]`
+	e.sync("patients.json", v1)
+	p1 := e.patients()
+
+	// 5 changes, 4 loses its middle name, 2 disappears, 7 is new.
+	v2 := `[{"firstName":"Richard","lastName":"Deckard","dateOfBirth":"2094-02-01","externalId":"5"},
+	        {"firstName":"Pris","lastName":"Stratton","dateOfBirth":"2093-12-20","externalId":"4"},
+	        {"firstName":"Leon","lastName":"Kowalski","dateOfBirth":"2093-03-03","externalId":"7"}]`
+	run := e.sync("patients.json", v2)
+	if run.Inserted != 1 || run.Updated != 2 || run.Deleted != 1 || run.Unchanged != 0 {
+		t.Fatalf("v2 run = %+v", run)
+	}
+	p2 := e.patients()
+	if p2["5"].First != "Richard" || !p2["5"].Updated.After(p1["5"].Updated) || !p2["5"].Created.Equal(p1["5"].Created) {
+		t.Errorf("changed patient 5: %+v", p2["5"])
+	}
+	if p2["4"].Middle != "<null>" {
+		t.Errorf("middle name of 4 not cleared")
+	}
+	if p2["2"].Deleted == nil || p2["2"].First != "Roy" {
+		t.Errorf("patient 2 must be soft-deleted and kept: %+v", p2["2"])
+	}
+	if p2["7"].Created != p2["7"].Updated || p2["7"].Deleted != nil {
+		t.Errorf("new patient 7: %+v", p2["7"])
+	}
+
+	// 2 reappears unchanged: restored, updated moves, created stays.
+	v3 := strings.Replace(v2, `[`, `[{"firstName":"Roy","lastName":"Batty","dateOfBirth":"2093-01-08","externalId":"2"},`, 1)
+	run = e.sync("patients.json", v3)
+	if run.Restored != 1 || run.Unchanged != 3 || run.Updated != 0 || run.Inserted != 0 {
+		t.Fatalf("v3 run = %+v", run)
+	}
+	p3 := e.patients()
+	if p3["2"].Deleted != nil || !p3["2"].Updated.After(p2["2"].Updated) || !p3["2"].Created.Equal(p1["2"].Created) {
+		t.Errorf("restored patient 2: %+v", p3["2"])
+	}
+	for _, id := range []string{"4", "5", "7"} {
+		if p3[id].Xmin != p2[id].Xmin {
+			t.Errorf("unchanged patient %s was rewritten", id)
+		}
+	}
+}
+
+func TestDuplicatesLastOccurrenceWins(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{})
+	run := e.sync("payments.json", `[
+		{"amount": 1.00, "patientId": "1", "externalId": "9"},
+		{"amount": 2.00, "patientId": "1", "externalId": "8"},
+		{"amount": 3.00, "patientId": "2", "externalId": "9"},
+		{"amount": 4.00, "patientId": "3", "externalId": "9"}]`)
+	if run.Duplicates != 2 || run.Inserted != 2 {
+		t.Fatalf("run = %+v", run)
+	}
+	p := e.payments()
+	if p["9"].Amount != "4.00" || p["9"].PatientExternalID != "3" {
+		t.Fatalf("payment 9 = %+v, want the last occurrence", p["9"])
+	}
+	var dups int64
+	if err := e.pool.QueryRow(context.Background(), "SELECT duplicates FROM sync_runs ORDER BY id DESC LIMIT 1").Scan(&dups); err != nil || dups != 2 {
+		t.Fatalf("sync_runs.duplicates = %d, %v", dups, err)
+	}
+}
+
+func TestInvalidRecordsAreSkippedAndKept(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{MaxInvalidShare: 1})
+	e.sync("patients.json", `[
+		{"firstName":"A","lastName":"A","dateOfBirth":"2000-01-01","externalId":"1"},
+		{"firstName":"B","lastName":"B","dateOfBirth":"2000-01-02","externalId":"2"},
+		{"firstName":"C","lastName":"C","dateOfBirth":"2000-01-03","externalId":"3"}]`)
+	before := e.patients()
+	// 1 turns invalid (would otherwise change), 2 is missing its id entirely
+	// (so it cannot be protected and is deleted), 3 has an impossible date.
+	run := e.sync("patients.json", `[
+		{"firstName":"","lastName":"Changed","dateOfBirth":"2000-01-01","externalId":"1"},
+		{"firstName":"B","lastName":"B","dateOfBirth":"2000-01-02"},
+		{"firstName":"C","lastName":"C","dateOfBirth":"2020-13-45","externalId":"3"}]`)
+	if run.Invalid != 3 || run.Deleted != 1 || run.Updated != 0 {
+		t.Fatalf("run = %+v", run)
+	}
+	after := e.patients()
+	for _, id := range []string{"1", "3"} {
+		if after[id] != before[id] {
+			t.Errorf("invalid record %s changed its row:\n before %+v\n after  %+v", id, before[id], after[id])
+		}
+	}
+	if after["2"].Deleted == nil {
+		t.Errorf("patient 2 (absent: its record has no id) must be deleted")
+	}
+	_, _, recs := e.lastRun()
+	for _, want := range []string{`"index": 0, "field": "firstName", "reason": "missing or empty", "externalId": "1"`,
+		`"index": 2, "field": "dateOfBirth"`, `"index": 1, "field": "externalId"`} {
+		for _, part := range strings.Split(want, ", ") {
+			if !strings.Contains(string(recs), part) {
+				t.Errorf("invalid_records %s lacks %s", recs, part)
+			}
+		}
+	}
+}
+
+func TestTooManyInvalidRecordsRejectsTheSnapshot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{}) // default: at most 1% invalid
+	e.syncFile(samplePayments)
+	before := e.payments()
+	path := e.file("payments.json", `[{"amount": 12.345, "patientId": "1", "externalId": "501"},{"amount": 1, "patientId": "1", "externalId": "777"}]`)
+	run, err := e.s.SyncFile(context.Background(), path)
+	if !errors.Is(err, syncer.ErrRejected) || run.Status != syncer.StatusFailed {
+		t.Fatalf("err = %v, status %s; want rejection", err, run.Status)
+	}
+	if !strings.Contains(err.Error(), "1 of 2 records are invalid") || !strings.Contains(err.Error(), "record 0 (externalId \"501\"): field amount") {
+		t.Fatalf("error does not say what is wrong: %v", err)
+	}
+	if after := e.payments(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("a rejected snapshot changed payments")
+	}
+	if status, errText, _ := e.lastRun(); status != "failed" || !strings.Contains(errText, "invalid") {
+		t.Fatalf("sync_runs: %s %q", status, errText)
+	}
+}
+
+func TestMalformedFilesChangeNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{AllowMassDelete: true})
+	e.syncFile(samplePayments)
+	before := e.payments()
+	sample := readFile(t, samplePayments)
+	tests := []struct{ name, content, want string }{
+		{"truncated", sample[:len(sample)/2], "unexpected end of input"},
+		{"empty body", "", "empty body"},
+		{"object", `{"amount": 1, "patientId": "1", "externalId": "1"}`, "want a JSON array"},
+		{"syntax", `[{"amount": 1 "patientId": "1"}]`, "in record 0"},
+		{"not gzip inside", "\x1f\x8bnot really gzip", "gzip"},
+	}
+	for _, tt := range tests {
+		path := e.file("payments.json", tt.content)
+		run, err := e.s.SyncFile(context.Background(), path)
+		if !errors.Is(err, syncer.ErrRejected) {
+			t.Errorf("%s: err = %v, want ErrRejected", tt.name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) || run.Status != syncer.StatusFailed {
+			t.Errorf("%s: err = %v (status %s), want it to mention %q", tt.name, err, run.Status, tt.want)
+		}
+		if status, errText, _ := e.lastRun(); status != "failed" || errText == "" {
+			t.Errorf("%s: sync_runs has %s %q", tt.name, status, errText)
+		}
+	}
+	if after := e.payments(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("a malformed snapshot changed payments")
+	}
+}
+
+func TestMassDeletionGuard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{})
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 30 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"amount": %d, "patientId": "1", "externalId": "%d"}`, i+1, i)
+	}
+	b.WriteString("]")
+	full := b.String()
+	e.sync("payments.json", full)
+	before := e.payments()
+
+	for name, content := range map[string]string{
+		"empty array":  "[]",
+		"five records": `[{"amount": 1, "patientId": "1", "externalId": "0"},{"amount": 2, "patientId": "1", "externalId": "1"}]`,
+	} {
+		_, err := e.s.SyncFile(context.Background(), e.file("payments.json", content))
+		if !errors.Is(err, syncer.ErrRejected) || !strings.Contains(err.Error(), "mass-deletion guard") {
+			t.Fatalf("%s: err = %v, want the mass-deletion guard", name, err)
+		}
+	}
+	if fmt.Sprint(e.payments()) != fmt.Sprint(before) {
+		t.Fatal("a guarded snapshot changed payments")
+	}
+	// Deleting fewer than the minimum (10) passes whatever the share.
+	small := newEnv(t, syncer.Config{})
+	small.syncFile(samplePayments)
+	run := small.sync("payments.json", "[]")
+	if run.Deleted != 9 {
+		t.Fatalf("small delete run = %+v", run)
+	}
+	// The override applies it.
+	over := syncer.New(e.pool, syncer.Config{AllowMassDelete: true}, quiet)
+	run, err := over.SyncFile(context.Background(), e.file("payments.json", "[]"))
+	if err != nil || run.Deleted != 30 {
+		t.Fatalf("override: %+v %v", run, err)
+	}
+	e.checkInvariants()
+}
+
+func TestTotalsFollowEveryPaymentChange(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, syncer.Config{MinDeletes: 100})
+	e.syncFile(samplePatients)
+	steps := []string{
+		readFile(t, samplePayments),
+		// 701 grows, 801 moves from 5 to 4, 802 is deleted, 901 moves to an unknown patient.
+		`[{"amount": 9.30, "patientId": "4", "externalId": "701"},{"amount": 25.50, "patientId": "4", "externalId": "801"},
+		  {"amount": 8.99, "patientId": "99", "externalId": "901"},{"amount": 4.46, "patientId": "1", "externalId": "501"}]`,
+		// 802 comes back (restored), 901 returns to 6, negative refund on 5.
+		`[{"amount": 9.30, "patientId": "4", "externalId": "701"},{"amount": 25.50, "patientId": "4", "externalId": "801"},
+		  {"amount": 3.00, "patientId": "5", "externalId": "802"},{"amount": 8.99, "patientId": 6, "externalId": "901"},
+		  {"amount": -1.50, "patientId": "5", "externalId": "803"}]`,
+		"[]",
+	}
+	for i, content := range steps {
+		e.sync("payments.json", content)
+		e.checkInvariants()
+		if i == 1 {
+			p := e.patients()
+			if p["4"].Total != "34.80" || p["5"].Total != "0.00" || p["6"].Total != "0.00" {
+				t.Fatalf("step 1 totals: 4=%s 5=%s 6=%s", p["4"].Total, p["5"].Total, p["6"].Total)
+			}
+			if e.payments()["901"].PatientID != nil {
+				t.Fatal("payment moved to an unknown patient keeps its old link")
+			}
+		}
+		if i == 2 {
+			if p := e.patients(); p["5"].Total != "1.50" || p["5"].Count != 2 {
+				t.Fatalf("step 2 total of 5 = %s/%d", p["5"].Total, p["5"].Count)
+			}
+		}
+	}
+	// A deleted patient keeps its link and its (live) payments' total.
+	e.sync("payments.json", readFile(t, samplePayments))
+	e.sync("patients.json", `[{"firstName":"Rick","lastName":"Deckard","dateOfBirth":"2094-02-01","externalId":"5"}]`)
+	e.checkInvariants()
+	if p := e.patients()["4"]; p.Deleted == nil || p.Total != "9.29" {
+		t.Fatalf("deleted patient 4: %+v", p)
+	}
+}

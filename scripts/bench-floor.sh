@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# COPY floors for the sync benchmark: the same rows as CSV through psql's
+# \copy, into an unindexed UNLOGGED table and into tables with the target's
+# indexes. Prints "floor <name> <seconds>" lines.
+# usage: bench-floor.sh DATABASE_URL DIR   (DIR holds patients.csv, payments.csv)
+set -euo pipefail
+url=$1 dir=$2
+q() { psql -X -q -v ON_ERROR_STOP=1 "$url" "$@"; }
+q -c "DROP TABLE IF EXISTS floor_patients_unindexed, floor_payments_unindexed, floor_patients_indexed, floor_payments_indexed" \
+  -c "CREATE UNLOGGED TABLE floor_patients_unindexed (external_id text, first_name text, last_name text, middle_name text, date_of_birth date)" \
+  -c "CREATE UNLOGGED TABLE floor_payments_unindexed (external_id text, amount numeric(14,2), patient_external_id text)" \
+  -c "CREATE TABLE floor_patients_indexed (LIKE patients INCLUDING ALL)" \
+  -c "CREATE TABLE floor_payments_indexed (LIKE payments INCLUDING ALL)" \
+  -c "CHECKPOINT"
+timed() {
+  local name=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  q -c "$*"
+  t1=$(date +%s.%N)
+  echo "floor $name $(echo "$t1 - $t0" | bc)"
+}
+timed patients_unindexed "\\copy floor_patients_unindexed FROM '$dir/patients.csv' WITH (FORMAT csv)"
+timed payments_unindexed "\\copy floor_payments_unindexed FROM '$dir/payments.csv' WITH (FORMAT csv)"
+q -c "CHECKPOINT"
+timed patients_indexed "\\copy floor_patients_indexed (external_id, first_name, last_name, middle_name, date_of_birth) FROM '$dir/patients.csv' WITH (FORMAT csv)"
+timed payments_indexed "\\copy floor_payments_indexed (external_id, amount, patient_external_id) FROM '$dir/payments.csv' WITH (FORMAT csv)"
+q -c "DROP TABLE floor_patients_unindexed, floor_payments_unindexed, floor_patients_indexed, floor_payments_indexed"
