@@ -15,10 +15,10 @@ q -c "DROP TABLE IF EXISTS floor_patients_unindexed, floor_payments_unindexed, f
 timed() {
   local name=$1; shift
   local t0 t1
-  t0=$(date +%s.%N)
+  t0=$(date +%s%N)
   q -c "$*"
-  t1=$(date +%s.%N)
-  echo "floor $name $(echo "$t1 - $t0" | bc)"
+  t1=$(date +%s%N)
+  echo "floor $name $(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f", d / 1e9 }')"
 }
 timed patients_unindexed "\\copy floor_patients_unindexed FROM '$dir/patients.csv' WITH (FORMAT csv)"
 timed payments_unindexed "\\copy floor_payments_unindexed FROM '$dir/payments.csv' WITH (FORMAT csv)"

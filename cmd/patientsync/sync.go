@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/patientsync/patientsync/internal/db"
 	"github.com/patientsync/patientsync/internal/s3source"
@@ -76,6 +77,10 @@ func runSync(ctx context.Context, args []string) error {
 			failed++
 			fmt.Fprintf(os.Stderr, "%s: %v\n", arg, err)
 		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		fmt.Printf("peak RSS %.1f MB\n", float64(ru.Maxrss)/1024) // Linux reports KiB
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d snapshots failed", failed, fs.NArg())

@@ -33,6 +33,21 @@ type Options struct {
 
 // Open creates a pool and checks that the database answers.
 func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
+	pool, err := NewPool(url, o)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s: %w", pool.Config().ConnConfig.Host, err)
+	}
+	return pool, nil
+}
+
+// NewPool creates a pool without connecting: connections are made on first use.
+func NewPool(url string, o Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -52,15 +67,9 @@ func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 	// IAM tokens and proxies recycle connections; keep them young.
 	cfg.MaxConnLifetime = 10 * time.Minute
 	cfg.MaxConnIdleTime = 5 * time.Minute
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to database %s: %w", cfg.ConnConfig.Host, err)
 	}
 	return pool, nil
 }
