@@ -22,9 +22,14 @@ func main() {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(1)
 	}
+	url, err := db.ResolveURL(ctx, os.Getenv, nil)
+	if err != nil {
+		log.Error("database configuration", "error", err)
+		os.Exit(1)
+	}
 	// Lazy: a database that is down at cold start fails invocations (which
 	// Lambda retries), not the init.
-	pool, err := db.NewPool(cfg.DatabaseURL, db.Options{MaxConns: 1, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
+	pool, err := db.NewPool(url, db.Options{MaxConns: 1, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
 	if err != nil {
 		log.Error("invalid DATABASE_URL", "error", err)
 		os.Exit(1)

@@ -24,22 +24,19 @@ import (
 
 // Settings come from the function's environment.
 type Settings struct {
-	DatabaseURL string
-	Sync        syncer.Config
+	Sync syncer.Config
 	// Margin is kept free before the Lambda deadline so that a sync that
 	// runs out of time rolls back and records its failure itself
 	// (SYNC_DEADLINE_MARGIN, default 10s).
 	Margin time.Duration
 }
 
-// SettingsFromEnv reads and validates DATABASE_URL, the SYNC_* variables and
-// SYNC_DEADLINE_MARGIN, naming every wrong one.
+// SettingsFromEnv reads and validates the SYNC_* variables and
+// SYNC_DEADLINE_MARGIN, naming every wrong one. (The database comes from
+// db.ResolveURL.)
 func SettingsFromEnv() (Settings, error) {
 	var errs []error
-	s := Settings{DatabaseURL: os.Getenv("DATABASE_URL"), Margin: 10 * time.Second}
-	if s.DatabaseURL == "" {
-		errs = append(errs, errors.New("DATABASE_URL is not set"))
-	}
+	s := Settings{Margin: 10 * time.Second}
 	cfg, err := syncer.ConfigFromEnv()
 	errs = append(errs, err)
 	s.Sync = cfg

@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
 		t.Fatal(err)
 	}
-	settings := synclambda.Settings{DatabaseURL: "unused"}
+	settings := synclambda.Settings{}
 	h := synclambda.New(pool, s3source.New(client), settings, slog.New(slog.DiscardHandler))
 	return &fixture{t: t, pool: pool, client: client, server: srv, handler: lambda.NewHandler(h.Handle)}
 }
