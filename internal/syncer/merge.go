@@ -130,8 +130,15 @@ func (m *merger) merge(ctx context.Context) error {
 			cols = "ord, external_id, amount_cents, patient_external_id"
 		}
 		changes = "(SELECT " + cols + ", 'i' AS action FROM stage WHERE valid)"
-	} else if _, err := m.exec(ctx, "diff snapshot", `CREATE TEMP TABLE changes ON COMMIT DROP AS `+q.diff); err != nil {
-		return err
+	} else {
+		if _, err := m.exec(ctx, "diff snapshot", `CREATE TEMP TABLE changes ON COMMIT DROP AS `+q.diff); err != nil {
+			return err
+		}
+		// Usually small: with statistics the planner applies it through
+		// index lookups instead of scanning the target again.
+		if _, err := m.exec(ctx, "analyze changes", "ANALYZE changes"); err != nil {
+			return err
+		}
 	}
 
 	var staged int64
