@@ -42,5 +42,72 @@ fuzz: ## run the snapshot decoder fuzzer for a while (FUZZTIME=1m)
 bench: build db ## sync benchmark on 1M patients / 3M payments (BENCH_PATIENTS, BENCH_PAYMENTS to change)
 	bash scripts/bench-sync.sh
 
+bench-api: build db ## query API under wrk vs. the same SQL under pgbench, 1M patients / 3M payments (BENCH_PATIENTS, BENCH_PAYMENTS, BENCH_DURATION, BENCH_CONCURRENCY)
+	bash scripts/bench-api.sh
+
 clean:
 	rm -rf $(BIN)
+
+# ---------------------------------------------------------------------------
+# AWS SAM and LocalStack (issue 4). template.yaml uses BuildMethod: makefile,
+# so `sam build` runs `make build-<LogicalId> ARTIFACTS_DIR=...` here.
+# Architecture matches Architectures: [arm64] in template.yaml.
+# ---------------------------------------------------------------------------
+ARTIFACTS_DIR ?= $(CURDIR)/.aws-sam/manual
+SAM_LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
+sam_lambda = $(SAM_LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
+
+.PHONY: build-SyncFunction build-PatientsFunction build-PaymentsFunction \
+	sam-build sam-api localstack-package localstack-up localstack-down
+
+build-SyncFunction:
+	$(call sam_lambda,sync)
+
+build-PatientsFunction:
+	$(call sam_lambda,patients)
+
+build-PaymentsFunction:
+	$(call sam_lambda,payments)
+
+sam-build: ## sam build (needs the AWS SAM CLI)
+	sam build --template-file template.yaml
+
+# The query functions on :3000 in SAM's containers, against the LocalStack
+# compose PostgreSQL (see localstack/README.md). Needs Docker and the SAM CLI.
+SAM_DOCKER_NETWORK ?= patientsync-localstack
+sam-api: sam-build
+	sam local start-api --port 3000 --docker-network $(SAM_DOCKER_NETWORK) \
+	  --env-vars localstack/env.json \
+	  --parameter-overrides ApiAuthorization=NONE
+
+# The sync function for LocalStack: Linux, this machine's architecture (the
+# Lambda containers run natively on the Docker host), zipped with an
+# executable bootstrap.
+LOCALSTACK_DIST ?= $(BIN)/localstack
+LOCALSTACK_GOARCH ?= $(shell $(GO) env GOARCH)
+localstack-package:
+	rm -rf $(LOCALSTACK_DIST)/sync && mkdir -p $(LOCALSTACK_DIST)/sync
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LOCALSTACK_GOARCH) $(GO) build $(LAMBDA_GOFLAGS) \
+	  -o $(LOCALSTACK_DIST)/sync/bootstrap ./functions/sync
+	chmod 0755 $(LOCALSTACK_DIST)/sync/bootstrap
+	rm -f $(LOCALSTACK_DIST)/sync.zip
+	cd $(LOCALSTACK_DIST)/sync && zip -q -X $(LOCALSTACK_DIST)/sync.zip bootstrap
+
+localstack-up: localstack-package ## LocalStack + PostgreSQL in Docker (see localstack/README.md)
+	docker compose -f localstack/compose.yaml up -d --wait
+
+localstack-down:
+	docker compose -f localstack/compose.yaml down -v
+
+# ---------------------------------------------------------------------------
+# Docker-free local stack (issue 4): `make up` runs S3 on :4566, the HTTP API
+# on :3000 and the three Lambda binaries under AWS's runtime interface
+# emulator, against DATABASE_URL. Ctrl-C stops everything.
+# ---------------------------------------------------------------------------
+.PHONY: rie up
+
+rie: ## the pinned Lambda runtime interface emulator, bin/aws-lambda-rie (from the Go module proxy)
+	CGO_ENABLED=0 $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+up: build rie db ## the local stack in the foreground (see the printed commands)
+	$(BIN)/patientsync up -bin-dir $(BIN) -rie $(BIN)/aws-lambda-rie

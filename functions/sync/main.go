@@ -10,8 +10,8 @@ import (
 
 	"github.com/patientsync/patientsync/internal/db"
 	"github.com/patientsync/patientsync/internal/s3source"
-	"github.com/patientsync/patientsync/internal/synclambda"
 	"github.com/patientsync/patientsync/internal/syncer"
+	"github.com/patientsync/patientsync/internal/synclambda"
 )
 
 func main() {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/patientsync/patientsync/internal/testdb"
+)
+
+// TestServe runs the serve subcommand on a free port against a test
+// database, queries it, and stops it the way a signal does.
+func TestServe(t *testing.T) {
+	t.Setenv("DATABASE_URL", testdb.New(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, []string{"-addr", addr, "-max-conns", "2", "-statement-timeout", "2s"}) }()
+
+	var resp *http.Response
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(50 * time.Millisecond) {
+		if resp, err = http.Get("http://" + addr + "/patients?payment_min=0"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("server did not answer: %v", err)
+	}
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+		Next  *string           `json:"next"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || page.Items == nil || len(page.Items) != 0 || page.Next != nil {
+		t.Fatalf("empty database: status %d, %+v, %v", resp.StatusCode, page, err)
+	}
+	resp, err = http.Get("http://" + addr + "/patients?payment_min=x")
+	if err != nil || resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("bad parameter: %v %+v", err, resp)
+	}
+	resp.Body.Close()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := http.Get("http://" + addr + "/patients"); err == nil {
+		t.Fatal("server still answers after shutdown")
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	for _, args := range [][]string{{"-max-conns", "0"}, {"extra"}, {"-statement-timeout", "soon"}} {
+		if err := runServe(context.Background(), args); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

@@ -1,0 +1,22 @@
+// Command patients is the GET /patients query Lambda (API Gateway HTTP API, payload 2.0).
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/patientsync/patientsync/internal/api"
+	"github.com/patientsync/patientsync/internal/apilambda"
+)
+
+func main() {
+	log := apilambda.Logger(os.Getenv)
+	handler, _, err := apilambda.New(context.Background(), api.PatientsPath, os.Getenv, log)
+	if err != nil {
+		log.Error("init", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(handler)
+}

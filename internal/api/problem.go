@@ -1,0 +1,100 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Param names the offending query parameter (extension member).
+	Param     string `json:"param,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+var (
+	errNotFound = errors.New("no such resource")
+	errMethod   = errors.New("method not allowed")
+)
+
+// allowedMethods answers 405s.
+const allowedMethods = "GET, HEAD"
+
+// statusClientClosed is logged when the client left before the answer
+// (nginx's convention); nobody reads the response.
+const statusClientClosed = 499
+
+// fail is the one place where errors become HTTP statuses. Only 4xx details
+// describe the error; 5xx bodies say what to do and give the request id,
+// while the error itself (SQL, driver messages) goes to the log only.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) result {
+	p := Problem{Type: "about:blank", RequestID: RequestID(r.Context())}
+	var pe *ParamError
+	switch {
+	case errors.As(err, &pe):
+		p.Status, p.Detail, p.Param = http.StatusBadRequest, pe.Error(), pe.Param
+	case errors.Is(err, errNotFound):
+		p.Status = http.StatusNotFound
+		p.Detail = fmt.Sprintf("no resource at %s; this API serves GET %s", r.URL.Path, h.allowedRoutes())
+	case errors.Is(err, errMethod):
+		p.Status = http.StatusMethodNotAllowed
+		p.Detail = fmt.Sprintf("method %s is not allowed on %s; use GET", r.Method, r.URL.Path)
+		w.Header().Set("Allow", allowedMethods)
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		p.Status, p.Detail = statusClientClosed, "client closed the request"
+	case isTimeout(err):
+		p.Status = http.StatusServiceUnavailable
+		p.Detail = fmt.Sprintf("the query took longer than %s; retry, narrow the filter or lower the limit", h.cfg.StatementTimeout)
+		w.Header().Set("Retry-After", "1")
+	case isUnavailable(err):
+		p.Status = http.StatusServiceUnavailable
+		p.Detail = "the database is unavailable; retry shortly"
+		w.Header().Set("Retry-After", "1")
+	default:
+		p.Status = http.StatusInternalServerError
+		p.Detail = "internal error; quote the request id when reporting it"
+	}
+	p.Title = http.StatusText(p.Status)
+	if p.Title == "" {
+		p.Title = "Client Closed Request"
+	}
+	body, _ := json.Marshal(p) // plain strings and ints always encode
+	n, werr := h.write(w, r, p.Status, contentTypeProblem, append(body, '\n'))
+	if werr != nil {
+		err = errors.Join(err, werr)
+	}
+	return result{status: p.Status, bytes: n, err: err}
+}
+
+// isTimeout: the server's statement_timeout (query_canceled) or our deadline.
+func isTimeout(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "57014" {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err)
+}
+
+// isUnavailable: the database cannot serve now, but may shortly.
+func isUnavailable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return strings.HasPrefix(pg.Code, "08") || // connection exception
+			strings.HasPrefix(pg.Code, "53") || // insufficient resources (too many connections)
+			strings.HasPrefix(pg.Code, "57P") || // shutdown, cannot connect now
+			pg.Code == "55P03" || // lock_not_available
+			pg.Code == "40001" || pg.Code == "40P01" // serialization failure, deadlock
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}

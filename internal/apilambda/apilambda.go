@@ -1,0 +1,107 @@
+// Package apilambda wires the query API into a Lambda function behind an API
+// Gateway HTTP API (payload format 2.0). functions/patients and
+// functions/payments only call New and lambda.Start.
+package apilambda
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/patientsync/patientsync/internal/api"
+	"github.com/patientsync/patientsync/internal/db"
+)
+
+// Func is what lambda.Start runs.
+type Func func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Settings come from the function's environment.
+type Settings struct {
+	// StatementTimeout (QUERY_STATEMENT_TIMEOUT, default 5s) bounds each
+	// query; keep it below the function's timeout.
+	StatementTimeout time.Duration
+}
+
+// SettingsFromEnv reads the settings with getenv (os.Getenv in main).
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	s := Settings{StatementTimeout: 5 * time.Second}
+	if v := getenv("QUERY_STATEMENT_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return s, fmt.Errorf("QUERY_STATEMENT_TIMEOUT=%q: want a positive duration such as 3s", v)
+		}
+		s.StatementTimeout = d
+	}
+	return s, nil
+}
+
+// NewPool creates the function's pool, once per execution environment: at
+// most 2 connections (total = concurrency x 2), and exec mode, which uses no
+// named prepared statements, so that RDS Proxy can multiplex without
+// pinning. It connects lazily: a database that is down at cold start fails
+// requests with 503s, not the init.
+func NewPool(url, route string) (*pgxpool.Pool, error) {
+	return db.NewPool(url, db.Options{
+		MaxConns: 2,
+		ExecMode: pgx.QueryExecModeExec,
+		AppName:  "patientsync-api" + route,
+	})
+}
+
+// Handler serves one route (api.PatientsPath or api.PaymentsPath) from pool.
+func Handler(pool *pgxpool.Pool, s Settings, route string, log *slog.Logger) Func {
+	h := api.New(pool, api.Config{StatementTimeout: s.StatementTimeout, Routes: []string{route}}, log)
+	return httpadapter.NewV2(gatewayRequestID(h)).ProxyWithContext
+}
+
+// New is main's one call: settings from getenv, the database URL from
+// DATABASE_URL or the DATABASE_SECRET_ARN secret, the pool, the handler.
+func New(ctx context.Context, route string, getenv func(string) string, log *slog.Logger) (Func, *pgxpool.Pool, error) {
+	s, err := SettingsFromEnv(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	url, err := db.ResolveURL(ctx, getenv, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := NewPool(url, route)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Handler(pool, s, route, log), pool, nil
+}
+
+// Logger writes JSON to stdout (CloudWatch) at LOG_LEVEL (or the Lambda
+// advanced logging control's AWS_LAMBDA_LOG_LEVEL), default INFO.
+func Logger(getenv func(string) string) *slog.Logger {
+	var level slog.Level
+	for _, name := range []string{"AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
+		if v := getenv(name); v != "" {
+			_ = level.UnmarshalText([]byte(v))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+}
+
+// gatewayRequestID makes API Gateway's request id (also sent to the client
+// as apigw-requestid and written to the access log) the id the API logs and
+// returns, so one id traces a request through both; it replaces any id the
+// client sent.
+func gatewayRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.RequestID != "" {
+			r.Header.Set(api.RequestIDHeader, rc.RequestID)
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,3 @@
+-- GET /payments: generated from internal/api (go test ./internal/api -run TestPgbenchScripts -update).
+-- :limit1 is the page size plus the probe row.
+SELECT id, external_id, amount::text AS amount_text, patient_id, patient_external_id, created, updated FROM payments WHERE deleted IS NULL ORDER BY id LIMIT :limit1;
