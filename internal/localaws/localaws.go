@@ -1,0 +1,304 @@
+// Package localaws is the Docker-free local AWS of `patientsync up` and the
+// end-to-end test: an S3 endpoint whose snapshot bucket invokes the sync
+// function asynchronously on every upload, and an HTTP API in front of the
+// query functions. The functions are the real bootstrap binaries, each in
+// AWS's Lambda runtime interface emulator.
+package localaws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/patientsync/patientsync/internal/localaws/asyncinvoke"
+	"github.com/patientsync/patientsync/internal/localaws/httpapi"
+	"github.com/patientsync/patientsync/internal/localaws/rie"
+	"github.com/patientsync/patientsync/internal/localaws/s3server"
+)
+
+// Config describes the stack. Zero fields take the defaults of Defaults.
+type Config struct {
+	S3Addr  string // listen address of S3 (port 0: any free port)
+	APIAddr string // listen address of the HTTP API
+	Bucket  string // the snapshot bucket
+	Region  string
+
+	RIE string // aws-lambda-rie binary
+	// Bootstraps of the functions; BinDir/lambda/<name>/bootstrap when empty.
+	BinDir                               string
+	SyncBootstrap                        string
+	PatientsBootstrap, PaymentsBootstrap string
+
+	DatabaseURL string
+	// SyncEnv is added to the sync function's environment (SYNC_* limits).
+	SyncEnv map[string]string
+
+	SyncTimeout, QueryTimeout time.Duration
+	// Asynchronous invocation of the sync function: retries after a failure
+	// (0 means Lambda's 2; negative means none) and the delay before the
+	// first one (doubling).
+	MaxRetries int
+	RetryDelay time.Duration
+
+	Logger       *slog.Logger
+	FunctionLogs io.Writer // emulator and function output, prefixed per function
+	// RIELogLevel is the emulators' own log level ("warn" by default).
+	RIELogLevel string
+}
+
+// Defaults are the addresses and names `make up` uses.
+func Defaults() Config {
+	return Config{
+		S3Addr: "127.0.0.1:4566", APIAddr: "127.0.0.1:3000",
+		Bucket: "patientsync-snapshots", Region: "us-east-1",
+		RIE: "bin/aws-lambda-rie", BinDir: "bin",
+		SyncTimeout: 15 * time.Minute, QueryTimeout: 10 * time.Second,
+		MaxRetries: 2, RetryDelay: time.Second,
+	}
+}
+
+// Suffixes are the keys that trigger the sync function (the template's
+// notification filters).
+var Suffixes = []string{".json", ".json.gz"}
+
+// Stack is the running local AWS.
+type Stack struct {
+	S3URL  string // http://host:port of the S3 endpoint
+	APIURL string // http://host:port of the HTTP API
+	Bucket string
+	// SyncQueue is the sync function's asynchronous invocation queue.
+	SyncQueue *asyncinvoke.Queue
+
+	log     *slog.Logger
+	funcs   []*rie.Function
+	servers []*http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	failed  chan error
+	closing chan struct{}
+	once    sync.Once
+}
+
+// Start brings the stack up; Close stops it. On error nothing is left running.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	d := Defaults()
+	if cfg.Bucket == "" {
+		cfg.Bucket = d.Bucket
+	}
+	if cfg.Region == "" {
+		cfg.Region = d.Region
+	}
+	if cfg.SyncTimeout == 0 {
+		cfg.SyncTimeout = d.SyncTimeout
+	}
+	if cfg.QueryTimeout == 0 {
+		cfg.QueryTimeout = d.QueryTimeout
+	}
+	switch {
+	case cfg.MaxRetries == 0:
+		cfg.MaxRetries = d.MaxRetries
+	case cfg.MaxRetries < 0:
+		cfg.MaxRetries = 0
+	}
+	if cfg.RetryDelay == 0 {
+		cfg.RetryDelay = d.RetryDelay
+	}
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("localaws: DatabaseURL is empty")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	boot := func(p, name string) string {
+		if p != "" {
+			return p
+		}
+		return filepath.Join(cfg.BinDir, "lambda", name, "bootstrap")
+	}
+	cfg.SyncBootstrap = boot(cfg.SyncBootstrap, "sync")
+	cfg.PatientsBootstrap = boot(cfg.PatientsBootstrap, "patients")
+	cfg.PaymentsBootstrap = boot(cfg.PaymentsBootstrap, "payments")
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Stack{
+		Bucket: cfg.Bucket, log: cfg.Logger, cancel: cancel,
+		failed: make(chan error, 4), closing: make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	s3l, err := net.Listen("tcp", cfg.S3Addr)
+	if err != nil {
+		return nil, fmt.Errorf("S3 endpoint: %w", err)
+	}
+	apiL, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		s3l.Close()
+		return nil, fmt.Errorf("HTTP API: %w", err)
+	}
+	s.S3URL = "http://" + dialable(s3l.Addr())
+	s.APIURL = "http://" + dialable(apiL.Addr())
+
+	// The three emulators start in parallel; each takes a moment.
+	specs := []struct {
+		name, bootstrap string
+		timeout         time.Duration
+		memory          int
+		env             map[string]string
+	}{
+		{"sync", cfg.SyncBootstrap, cfg.SyncTimeout, 1024, syncEnv(cfg, s.S3URL)},
+		{"patients", cfg.PatientsBootstrap, cfg.QueryTimeout, 256, map[string]string{"DATABASE_URL": cfg.DatabaseURL}},
+		{"payments", cfg.PaymentsBootstrap, cfg.QueryTimeout, 256, map[string]string{"DATABASE_URL": cfg.DatabaseURL}},
+	}
+	funcs := make([]*rie.Function, len(specs))
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, sp := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			funcs[i], errs[i] = rie.Start(ctx, rie.Config{
+				Name: sp.name, RIE: cfg.RIE, Bootstrap: sp.bootstrap, Env: sp.env,
+				Timeout: sp.timeout, MemoryMB: sp.memory, Region: cfg.Region,
+				Logs: cfg.FunctionLogs, LogLevel: cfg.RIELogLevel,
+			})
+		}()
+	}
+	wg.Wait()
+	for _, f := range funcs {
+		if f != nil {
+			s.funcs = append(s.funcs, f)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		s3l.Close()
+		apiL.Close()
+		return nil, err
+	}
+	syncFn, patientsFn, paymentsFn := funcs[0], funcs[1], funcs[2]
+
+	retryCfg := asyncinvoke.Config{
+		Function: "sync", MaxRetries: cfg.MaxRetries, RetryDelay: cfg.RetryDelay, Logger: cfg.Logger,
+	}
+	s.SyncQueue = asyncinvoke.New(syncFn, retryCfg)
+	s3srv, err := s3server.New(s3server.Config{
+		Bucket: cfg.Bucket, Region: cfg.Region, Suffixes: Suffixes,
+		ConfigurationID: "patientsync-sync", Notify: s.SyncQueue.Enqueue,
+		Logger: cfg.Logger.With("component", "s3"),
+	})
+	if err != nil {
+		s3l.Close()
+		apiL.Close()
+		return nil, err
+	}
+	api := httpapi.New(httpapi.Config{
+		Routes: []httpapi.Route{
+			{Method: "GET", Path: "/patients", Function: patientsFn},
+			{Method: "GET", Path: "/payments", Function: paymentsFn},
+		},
+		Logger: cfg.Logger.With("component", "httpapi"),
+	})
+
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.SyncQueue.Run(runCtx)
+	}()
+	s.serve(s3l, s3srv.Handler(), "S3")
+	s.serve(apiL, api, "HTTP API")
+	for _, f := range s.funcs {
+		s.watch(f)
+	}
+	// S3 sends a test event when a bucket notification is configured.
+	s.SyncQueue.Enqueue(s3srv.TestEvent())
+	return s, nil
+}
+
+func syncEnv(cfg Config, s3URL string) map[string]string {
+	env := map[string]string{
+		"DATABASE_URL":          cfg.DatabaseURL,
+		"AWS_ENDPOINT_URL":      s3URL,
+		"AWS_S3_USE_PATH_STYLE": "true",
+	}
+	for k, v := range cfg.SyncEnv {
+		env[k] = v
+	}
+	return env
+}
+
+// dialable turns a listen address into one clients can reach.
+func dialable(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func (s *Stack) serve(l net.Listener, h http.Handler, name string) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("%s: %w", name, err))
+		}
+	}()
+}
+
+// watch reports an emulator that exits while the stack runs.
+func (s *Stack) watch(f *rie.Function) {
+	go func() {
+		select {
+		case <-f.Done():
+			s.fail(fmt.Errorf("the %s function's emulator exited", f.Name()))
+		case <-s.closing:
+		}
+	}()
+}
+
+func (s *Stack) fail(err error) {
+	select {
+	case <-s.closing:
+		return
+	default:
+	}
+	select {
+	case s.failed <- err:
+	default:
+	}
+}
+
+// Failed delivers an error when a part of the stack stops by itself.
+func (s *Stack) Failed() <-chan error { return s.failed }
+
+// Close stops the servers, the queue and the emulators.
+func (s *Stack) Close() {
+	s.once.Do(func() {
+		close(s.closing)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range s.servers {
+			_ = srv.Shutdown(ctx)
+		}
+		s.cancel()
+		s.wg.Wait()
+		var wg sync.WaitGroup
+		for _, f := range s.funcs {
+			wg.Add(1)
+			go func() { defer wg.Done(); f.Stop() }()
+		}
+		wg.Wait()
+	})
+}
