@@ -26,6 +26,7 @@ import (
 	"github.com/patientsync/patientsync/internal/db"
 	"github.com/patientsync/patientsync/internal/syncer"
 	"github.com/patientsync/patientsync/internal/testdb"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 // seed applies snapshot files with the real sync engine.
@@ -612,7 +613,7 @@ func TestStatementTimeout(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t)
 	seed(t, seedPool, samplePatients, samplePayments)
-	var logs syncBuffer
+	var logs testutil.LogBuffer
 	h := api.New(pool, api.Config{StatementTimeout: 200 * time.Millisecond}, slog.New(slog.NewJSONHandler(&logs, nil)))
 	ctx := context.Background()
 
@@ -648,7 +649,7 @@ func TestStatementTimeout(t *testing.T) {
 func TestInternalErrorsDoNotLeak(t *testing.T) {
 	t.Parallel()
 	_, pool := setup(t)
-	var logs syncBuffer
+	var logs testutil.LogBuffer
 	h := api.New(pool, api.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if _, err := pool.Exec(context.Background(), "ALTER TABLE payments RENAME COLUMN amount TO amount_gone"); err != nil {
 		t.Fatal(err)
@@ -715,28 +716,4 @@ func TestConcurrentPages(t *testing.T) {
 	for e := range errs {
 		t.Errorf("concurrent walk got %s, want %v", e, want)
 	}
-}
-
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }

@@ -29,33 +29,15 @@ import (
 	"github.com/patientsync/patientsync/internal/localaws/asyncinvoke"
 	"github.com/patientsync/patientsync/internal/localaws/lambdatest"
 	"github.com/patientsync/patientsync/internal/testdb"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
-
-// logBuffer collects the stack's and the functions' output; it is printed
-// when the test fails.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 type e2e struct {
 	t      *testing.T
 	stack  *localaws.Stack
 	s3     *s3.Client
 	pool   *pgxpool.Pool
-	logs   *logBuffer
+	logs   *testutil.LogBuffer
 	root   string
 	bucket string
 }
@@ -244,7 +226,7 @@ func setupWith(t *testing.T, dbURL string) *e2e {
 		t.FailNow()
 	}
 
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("E2E_DEBUG") != "" {
 			t.Logf("stack output:\n%s", logs.String())

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 // s3Notification is the S3 event message, version 2.1, field for field;
@@ -162,7 +164,7 @@ func TestSampleS3Events(t *testing.T) {
 
 func TestSampleS3TestEvent(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
+	root := testutil.RepoRoot(t)
 	path := filepath.Join(root, "events", "s3-test-event.json")
 	var e s3TestEvent
 	decodeStrict(t, path, &e)

@@ -17,26 +17,8 @@ import (
 	"testing"
 
 	st "github.com/patientsync/patientsync/internal/samtemplate"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
-
-// repoRoot is the directory holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
 
 type subject struct {
 	tpl      *st.Template
@@ -45,7 +27,7 @@ type subject struct {
 
 func load(t *testing.T) (subject, string, string) {
 	t.Helper()
-	root := repoRoot(t)
+	root := testutil.RepoRoot(t)
 	tplText, err := os.ReadFile(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package asyncinvoke_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patientsync/patientsync/internal/localaws/asyncinvoke"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 // recorder is an invoke target that records every attempt and fails the
@@ -50,23 +50,6 @@ func (r *recorder) snapshot() ([]string, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.calls...), r.maxActive
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestQueueRetries(t *testing.T) {
@@ -116,7 +99,7 @@ func TestQueueRetries(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &recorder{failFirst: c.failFirst}
-			logs := &logBuffer{}
+			logs := &testutil.LogBuffer{}
 			var mu sync.Mutex
 			var failed []string
 			q := asyncinvoke.New(rec, asyncinvoke.Config{
@@ -179,7 +162,7 @@ func TestRetryDoesNotBlockOtherEvents(t *testing.T) {
 	rec := &recorder{failFirst: map[string]int{"slow-retry": 1}}
 	q := asyncinvoke.New(rec, asyncinvoke.Config{
 		Function: "sync", MaxRetries: 2, RetryDelay: 300 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(&logBuffer{}, nil)),
+		Logger: slog.New(slog.NewTextHandler(&testutil.LogBuffer{}, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -198,7 +181,7 @@ func TestRetryDoesNotBlockOtherEvents(t *testing.T) {
 func TestShutdownDropsPending(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{failFirst: map[string]int{"x": 99}}
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	q := asyncinvoke.New(rec, asyncinvoke.Config{
 		Function: "sync", MaxRetries: 2, RetryDelay: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),

@@ -12,26 +12,11 @@ import (
 	"testing"
 
 	"github.com/patientsync/patientsync/internal/localaws/rie"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 // RepoRoot is the directory holding go.mod.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("lambdatest: go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func RepoRoot(t testing.TB) string { return testutil.RepoRoot(t) }
 
 // GoTool is the go command of the toolchain running the tests.
 func GoTool() string {

@@ -1,7 +1,6 @@
 package rie_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,25 +15,8 @@ import (
 
 	"github.com/patientsync/patientsync/internal/localaws/lambdatest"
 	"github.com/patientsync/patientsync/internal/localaws/rie"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type echoReply struct {
 	Value      string `json:"value"`
@@ -45,7 +27,7 @@ type echoReply struct {
 	DeadlineMs int64  `json:"deadlineMs"`
 }
 
-func startEcho(t *testing.T, timeout time.Duration) (*rie.Function, *syncBuffer) {
+func startEcho(t *testing.T, timeout time.Duration) (*rie.Function, *testutil.LogBuffer) {
 	t.Helper()
 	bin := lambdatest.RIE(t)
 	bootstrap := lambdatest.Build(t, "./internal/localaws/rie/testdata/echofn", filepath.Join(t.TempDir(), "echo"))
@@ -60,7 +42,7 @@ func startEcho(t *testing.T, timeout time.Duration) (*rie.Function, *syncBuffer)
 		t.Fatal(err)
 	}
 	bin, bootstrap = relRIE, relBootstrap
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	t.Setenv("AWS_PROFILE", "leaks-from-the-shell") // must not reach the function
 	f, err := rie.Start(context.Background(), rie.Config{
 		Name: "echo", RIE: bin, Bootstrap: bootstrap,
