@@ -37,7 +37,12 @@ func NewClient(ctx context.Context) (*s3.Client, error) {
 		}
 		pathStyle = b
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }), nil
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = pathStyle
+		// Validate response checksums only when asked for; objects put
+		// without one (and local endpoints) otherwise log a warning per read.
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}), nil
 }
 
 // Source turns S3 objects into syncer objects.
