@@ -63,6 +63,25 @@ func (o Options) drift(r rnd, i uint64) (deleted, changed bool) {
 	return false, r.frac(kChange, i) < o.Change
 }
 
+// walk visits the ids 1..n of a base snapshot; drifted, it skips the deleted
+// ones, flags the changed ones and appends the added ones.
+func (o Options) walk(r rnd, n int64, drifted bool, fn func(i uint64, changed bool)) {
+	added := int64(0)
+	if drifted {
+		added = int64(float64(n) * o.Add)
+	}
+	for i := uint64(1); i <= uint64(n+added); i++ {
+		changed := false
+		if drifted && int64(i) <= n {
+			var del bool
+			if del, changed = o.drift(r, i); del {
+				continue
+			}
+		}
+		fn(i, changed)
+	}
+}
+
 // Patient is one generated patient; Middle is empty for none.
 type Patient struct {
 	ExternalID          uint64
@@ -78,19 +97,8 @@ type Payment struct {
 // EachPatient calls fn for every patient of the base (or drifted) snapshot.
 func EachPatient(o Options, drifted bool, fn func(*Patient)) {
 	r := rnd{o.Seed}
-	added := int64(0)
-	if drifted {
-		added = int64(float64(o.Patients) * o.Add)
-	}
 	var p Patient
-	for i := uint64(1); i <= uint64(o.Patients+added); i++ {
-		changed := false
-		if drifted && int64(i) <= o.Patients {
-			var del bool
-			if del, changed = o.drift(r, i); del {
-				continue
-			}
-		}
+	o.walk(r, o.Patients, drifted, func(i uint64, changed bool) {
 		p.ExternalID = i
 		p.First = firstNames[r.u(kFirst, i)%uint64(len(firstNames))]
 		p.Last = lastNames[r.u(kLast, i)%uint64(len(lastNames))]
@@ -104,26 +112,15 @@ func EachPatient(o Options, drifted bool, fn func(*Patient)) {
 		d := r.u(kDOB, i)
 		p.Year, p.Month, p.Day = 1930+d%90, 1+(d>>8)%12, 1+(d>>16)%28
 		fn(&p)
-	}
+	})
 }
 
 // EachPayment calls fn for every payment of the base (or drifted) snapshot.
 func EachPayment(o Options, drifted bool, fn func(*Payment)) {
 	r := rnd{o.Seed ^ 0x5041594d}
-	added := int64(0)
-	if drifted {
-		added = int64(float64(o.Payments) * o.Add)
-	}
 	patients := uint64(max(o.Patients, 1))
 	var p Payment
-	for i := uint64(1); i <= uint64(o.Payments+added); i++ {
-		changed := false
-		if drifted && int64(i) <= o.Payments {
-			var del bool
-			if del, changed = o.drift(r, i); del {
-				continue
-			}
-		}
+	o.walk(r, o.Payments, drifted, func(i uint64, changed bool) {
 		cents := 1 + r.u(kAmount, i)%50000
 		patient := 1 + r.u(kPatient, i)%patients
 		if r.frac(kPatient, i^0xffff) < o.OrphanShare {
@@ -138,7 +135,7 @@ func EachPayment(o Options, drifted bool, fn func(*Payment)) {
 		}
 		p = Payment{ExternalID: i, Patient: patient, Cents: cents}
 		fn(&p)
-	}
+	})
 }
 
 func appendDate(b []byte, p *Patient) []byte {
