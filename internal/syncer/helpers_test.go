@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patientsync/patientsync/internal/snapshot"
@@ -97,25 +98,23 @@ type patientRow struct {
 
 func (e *env) patients() map[string]patientRow {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `
+	return rowsByID(e, `
 		SELECT external_id, first_name, last_name, coalesce(middle_name, '<null>'), date_of_birth::text, payments_total::text,
-		       payments_count, created, updated, deleted, xmin::text::bigint FROM patients`)
+		       payments_count, created, updated, deleted, xmin::text::bigint FROM patients`,
+		func(r patientRow) string { return r.ExternalID })
+}
+
+// rowsByID reads every row of sql into T (columns in field order), keyed by key.
+func rowsByID[T any](e *env, sql string, key func(T) string) map[string]T {
+	e.t.Helper()
+	rows, _ := e.pool.Query(context.Background(), sql)
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[T])
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer rows.Close()
-	out := map[string]patientRow{}
-	for rows.Next() {
-		var r patientRow
-		var xmin int64
-		if err := rows.Scan(&r.ExternalID, &r.First, &r.Last, &r.Middle, &r.DOB, &r.Total, &r.Count, &r.Created, &r.Updated, &r.Deleted, &xmin); err != nil {
-			e.t.Fatal(err)
-		}
-		r.Xmin = uint32(xmin)
-		out[r.ExternalID] = r
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
+	out := make(map[string]T, len(list))
+	for _, r := range list {
+		out[key(r)] = r
 	}
 	return out
 }
@@ -130,26 +129,9 @@ type paymentRow struct {
 
 func (e *env) payments() map[string]paymentRow {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `
-		SELECT external_id, amount::text, patient_external_id, patient_id, created, updated, deleted, xmin::text::bigint FROM payments`)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]paymentRow{}
-	for rows.Next() {
-		var r paymentRow
-		var xmin int64
-		if err := rows.Scan(&r.ExternalID, &r.Amount, &r.PatientExternalID, &r.PatientID, &r.Created, &r.Updated, &r.Deleted, &xmin); err != nil {
-			e.t.Fatal(err)
-		}
-		r.Xmin = uint32(xmin)
-		out[r.ExternalID] = r
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return out
+	return rowsByID(e, `
+		SELECT external_id, amount::text, patient_external_id, patient_id, created, updated, deleted, xmin::text::bigint FROM payments`,
+		func(r paymentRow) string { return r.ExternalID })
 }
 
 // checkInvariants asserts what must hold after every sync: totals equal the
