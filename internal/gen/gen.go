@@ -152,17 +152,53 @@ func appendAmount(b []byte, cents uint64) []byte {
 	return append2(b, cents%100)
 }
 
+// recordWriter frames records as a JSON array or as CSV lines.
+type recordWriter struct {
+	bw    *bufio.Writer
+	csv   bool
+	first bool
+	buf   []byte
+}
+
+func newRecordWriter(w io.Writer, csv bool) *recordWriter {
+	r := &recordWriter{bw: bufio.NewWriterSize(w, 1<<20), csv: csv, first: true, buf: make([]byte, 0, 256)}
+	if !csv {
+		r.bw.WriteString("[\n")
+	}
+	return r
+}
+
+// start returns the buffer for the next record, after the separator.
+func (r *recordWriter) start() []byte {
+	r.buf = r.buf[:0]
+	if !r.csv && !r.first {
+		r.buf = append(r.buf, ",\n"...)
+	}
+	r.first = false
+	return r.buf
+}
+
+func (r *recordWriter) end(b []byte) {
+	if r.csv {
+		b = append(b, '\n')
+	}
+	r.buf = b
+	r.bw.Write(b)
+}
+
+func (r *recordWriter) close() error {
+	if !r.csv {
+		r.bw.WriteString("\n]\n")
+	}
+	return r.bw.Flush()
+}
+
 // WritePatients writes the patients snapshot as JSON (or, with csv, as the
 // CSV a COPY of the same rows reads: external_id,first,last,middle,dob).
 func WritePatients(w io.Writer, o Options, drifted, csv bool) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	buf := make([]byte, 0, 256)
-	if !csv {
-		bw.WriteString("[\n")
-	}
-	first := true
+	rw := newRecordWriter(w, csv)
 	EachPatient(o, drifted, func(p *Patient) {
-		buf = buf[:0]
+		buf := rw.start()
 		if csv {
 			buf = strconv.AppendUint(buf, p.ExternalID, 10)
 			buf = append(buf, ',')
@@ -172,15 +208,9 @@ func WritePatients(w io.Writer, o Options, drifted, csv bool) error {
 			buf = append(buf, ',')
 			buf = append(buf, p.Middle...)
 			buf = append(buf, ',')
-			buf = appendDate(buf, p)
-			buf = append(buf, '\n')
-			bw.Write(buf)
+			rw.end(appendDate(buf, p))
 			return
 		}
-		if !first {
-			buf = append(buf, ",\n"...)
-		}
-		first = false
 		buf = append(buf, `{"firstName":"`...)
 		buf = append(buf, p.First...)
 		buf = append(buf, `","lastName":"`...)
@@ -195,53 +225,34 @@ func WritePatients(w io.Writer, o Options, drifted, csv bool) error {
 		buf = appendDate(buf, p)
 		buf = append(buf, `","externalId":"`...)
 		buf = strconv.AppendUint(buf, p.ExternalID, 10)
-		buf = append(buf, `"}`...)
-		bw.Write(buf)
+		rw.end(append(buf, `"}`...))
 	})
-	if !csv {
-		bw.WriteString("\n]\n")
-	}
-	return bw.Flush()
+	return rw.close()
 }
 
 // WritePayments writes the payments snapshot as JSON (or as CSV:
 // external_id,amount,patient_external_id).
 func WritePayments(w io.Writer, o Options, drifted, csv bool) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	buf := make([]byte, 0, 128)
-	if !csv {
-		bw.WriteString("[\n")
-	}
-	first := true
+	rw := newRecordWriter(w, csv)
 	EachPayment(o, drifted, func(p *Payment) {
-		buf = buf[:0]
+		buf := rw.start()
 		if csv {
 			buf = strconv.AppendUint(buf, p.ExternalID, 10)
 			buf = append(buf, ',')
 			buf = appendAmount(buf, p.Cents)
 			buf = append(buf, ',')
-			buf = strconv.AppendUint(buf, p.Patient, 10)
-			buf = append(buf, '\n')
-			bw.Write(buf)
+			rw.end(strconv.AppendUint(buf, p.Patient, 10))
 			return
 		}
-		if !first {
-			buf = append(buf, ",\n"...)
-		}
-		first = false
 		buf = append(buf, `{"amount":`...)
 		buf = appendAmount(buf, p.Cents)
 		buf = append(buf, `,"patientId":"`...)
 		buf = strconv.AppendUint(buf, p.Patient, 10)
 		buf = append(buf, `","externalId":"`...)
 		buf = strconv.AppendUint(buf, p.ExternalID, 10)
-		buf = append(buf, `"}`...)
-		bw.Write(buf)
+		rw.end(append(buf, `"}`...))
 	})
-	if !csv {
-		bw.WriteString("\n]\n")
-	}
-	return bw.Flush()
+	return rw.close()
 }
 
 func append2(b []byte, v uint64) []byte {
