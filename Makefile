@@ -10,7 +10,9 @@ export DATABASE_URL
 
 # Lambda builds: static, no RPC shim (provided.al2023), reproducible paths.
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
-GOARCH_LAMBDA ?= arm64
+# The tests create their databases on this server; set it to use another
+# one, and the local cluster is left alone.
+TEST_DATABASE_URL ?=
 
 .PHONY: all build test vet unit fuzz bench bench-api db migrate clean
 
@@ -22,8 +24,8 @@ build: ## CLI and the three Lambda binaries for this machine
 	  CGO_ENABLED=0 $(GO) build $(LAMBDA_GOFLAGS) -o $(BIN)/lambda/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
-db: ## make sure PostgreSQL answers on 127.0.0.1:5432
-	bash scripts/postgres.sh
+db: ## make sure the server of DATABASE_URL answers (the local one is started, or installed)
+	bash scripts/postgres.sh "$(DATABASE_URL)"
 
 migrate: build db
 	$(BIN)/patientsync migrate
@@ -33,8 +35,9 @@ vet:
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: vet db ## everything: vet, unit, integration (real PostgreSQL), Lambda handlers, fuzz seeds
-	$(GO) test -count=1 -timeout 20m ./...
+test: vet ## everything: vet, unit, integration (real PostgreSQL), Lambda handlers, fuzz seeds
+	bash scripts/postgres.sh "$(or $(TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres)"
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 -timeout 20m ./...
 
 fuzz: ## run the snapshot decoder fuzzer for a while (FUZZTIME=1m)
 	$(GO) test ./internal/snapshot -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-1m}

@@ -1,13 +1,35 @@
 #!/usr/bin/env bash
-# Makes sure a PostgreSQL server answers on 127.0.0.1:5432: starts the local
-# cluster when it is installed but down, installs Debian's postgresql when it
-# is absent (as root). Used by .ci/run and `make up`.
+# Makes sure the PostgreSQL server of the URL given (default: the local one
+# on 127.0.0.1:5432) answers. A local server is started when it is installed
+# but down, and installed from Debian's packages when absent (as root); a
+# remote one is only checked. Used by `make test` (TEST_DATABASE_URL),
+# `make up` and `make db` (DATABASE_URL), and .ci/run.
 set -euo pipefail
 
-host=${PGHOST_CHECK:-127.0.0.1}
-port=${PGPORT_CHECK:-5432}
+url=${1:-postgres://postgres@127.0.0.1:5432/postgres}
+# host and port of postgres://user:pass@host:port/db?params
+hostport=${url#*://}
+hostport=${hostport#*@}
+hostport=${hostport%%/*}
+hostport=${hostport%%\?*}
+host=${hostport%:*}
+port=5432
+[ "$host" != "$hostport" ] && port=${hostport##*:}
+[ -z "$host" ] && host=127.0.0.1
 
 ready() { pg_isready -q -h "$host" -p "$port" 2>/dev/null; }
+
+case $host in
+  127.0.0.1 | localhost | ::1 | "[::1]") ;;
+  *)
+    # Someone else's server: never start or install anything for it.
+    if command -v pg_isready >/dev/null && ! ready; then
+      echo "postgres.sh: $host:$port does not answer" >&2
+      exit 1
+    fi
+    exit 0
+    ;;
+esac
 
 if command -v pg_isready >/dev/null && ready; then
   exit 0
@@ -15,7 +37,7 @@ fi
 
 if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "PostgreSQL is not installed. Install it (Debian: sudo apt-get install -y postgresql) or set DATABASE_URL." >&2
+    echo "PostgreSQL is not installed. Install it (Debian: sudo apt-get install -y postgresql), or name another server with TEST_DATABASE_URL (make test) or DATABASE_URL (make up)." >&2
     exit 1
   fi
   echo "postgres.sh: installing PostgreSQL from Debian's packages" >&2
@@ -45,7 +67,7 @@ if ! psql -h "$host" -p "$port" -U postgres -d postgres -c 'select 1' >/dev/null
     sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
     pg_ctlcluster --skip-systemctl-redirect "$version" main reload
   else
-    echo "postgres.sh: cannot connect as postgres to $host:$port; set TEST_DATABASE_URL/DATABASE_URL" >&2
+    echo "postgres.sh: cannot connect as postgres to $host:$port; name another server with TEST_DATABASE_URL (make test) or DATABASE_URL (make up)" >&2
     exit 1
   fi
 fi

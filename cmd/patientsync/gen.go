@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/patientsync/patientsync/internal/gen"
+	"github.com/patientsync/patientsync/internal/snapgen"
 )
 
 func init() {
@@ -16,7 +16,7 @@ func init() {
 
 func runGen(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	o := gen.Options{}
+	o := snapgen.Options{}
 	fs.Int64Var(&o.Patients, "patients", 1000, "number of patients")
 	fs.Int64Var(&o.Payments, "payments", 3000, "number of payments")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed; the same seed gives the same data")
@@ -60,10 +60,10 @@ func runGen(_ context.Context, args []string) error {
 		if asCSV {
 			ext = ".csv"
 		}
-		if err := write("patients"+ext, func(f *os.File) error { return gen.WritePatients(f, o, drifted, asCSV) }); err != nil {
+		if err := write("patients"+ext, func(f *os.File) error { return snapgen.WritePatients(f, o, drifted, asCSV) }); err != nil {
 			return err
 		}
-		if err := write("payments"+ext, func(f *os.File) error { return gen.WritePayments(f, o, drifted, asCSV) }); err != nil {
+		if err := write("payments"+ext, func(f *os.File) error { return snapgen.WritePayments(f, o, drifted, asCSV) }); err != nil {
 			return err
 		}
 	}

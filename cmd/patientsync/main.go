@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/patientsync/patientsync/internal/db"
+	"github.com/patientsync/patientsync/internal/logging"
 )
 
 type command struct {
@@ -40,11 +41,7 @@ func usage() {
 }
 
 func main() {
-	level := slog.LevelInfo
-	if os.Getenv("LOG_LEVEL") != "" {
-		_ = level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL")))
-	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	slog.SetDefault(logging.Text(os.Stderr, os.Getenv))
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 		usage()
 		os.Exit(2)

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patientsync/patientsync/internal/testdb"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 // TestServe runs the serve subcommand on a free port against a test
 // database, queries it, and stops it the way a signal does.
 func TestServe(t *testing.T) {
-	t.Setenv("DATABASE_URL", testdb.New(t))
+	t.Setenv("DATABASE_URL", testutil.NewDB(t))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/patientsync/patientsync/internal/db"
+	"github.com/patientsync/patientsync/internal/logging"
 	"github.com/patientsync/patientsync/internal/s3source"
 	"github.com/patientsync/patientsync/internal/syncer"
 )
@@ -22,16 +21,16 @@ func init() {
 func runSync(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: patientsync sync [flags] FILE|s3://bucket/key ...\n\nThe entity comes from the file name (patients*.json[.gz], payments*.json[.gz]). Flags default to the SYNC_* environment variables.")
+		fmt.Fprintln(fs.Output(), "usage: patientsync sync [flags] FILE|s3://bucket/key ...\n\nThe entity comes from the file name (patients*.json[.gz], payments*.json[.gz]). Flags default to the SYNC_* environment variables, else to the values shown.")
 		fs.PrintDefaults()
 	}
-	cfg, err := syncer.ConfigFromEnv()
+	cfg, err := syncer.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	fs.Float64Var(&cfg.MaxInvalidShare, "max-invalid-share", cfg.MaxInvalidShare, "reject a snapshot with a larger share of invalid records (0 = default 0.01, 1 = any)")
-	fs.Float64Var(&cfg.MaxDeleteShare, "max-delete-share", cfg.MaxDeleteShare, "reject a snapshot that deletes a larger share of live rows (0 = default 0.5)")
-	fs.Int64Var(&cfg.MinDeletes, "min-deletes", cfg.MinDeletes, "the deletion guard applies from this many deletions on (0 = default 10)")
+	fs.Float64Var(&cfg.MaxInvalidShare, "max-invalid-share", cfg.MaxInvalidShare, "reject a snapshot with a larger share of invalid records (0 = none allowed, 1 = any)")
+	fs.Float64Var(&cfg.MaxDeleteShare, "max-delete-share", cfg.MaxDeleteShare, "reject a snapshot that deletes a larger share of the live rows...")
+	fs.Int64Var(&cfg.MinDeletes, "min-deletes", cfg.MinDeletes, "...when it deletes at least this many")
 	fs.BoolVar(&cfg.AllowMassDelete, "allow-mass-delete", cfg.AllowMassDelete, "apply even if the snapshot deletes more than -max-delete-share")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -40,21 +39,35 @@ func runSync(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("no snapshot given")
 	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("flags: %w", err)
+	}
 	pool, err := db.Open(ctx, databaseURL(), db.Options{MaxConns: 2, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	s := syncer.New(pool, cfg, slog.Default())
+	// Results go to stdout and errors to stderr; the syncer's own log only
+	// with LOG_LEVEL (DEBUG shows each step's timing).
+	quiet := func(k string) string {
+		if v := os.Getenv(k); v != "" || k != "LOG_LEVEL" {
+			return v
+		}
+		return "WARN"
+	}
+	s, err := syncer.New(pool, cfg, logging.Text(os.Stderr, quiet))
+	if err != nil {
+		return err
+	}
 
 	var src *s3source.Source
 	failed := 0
 	for _, arg := range fs.Args() {
-		var run syncer.Run
+		var res syncer.Result
 		var err error
 		if strings.HasPrefix(arg, "s3://") {
 			if src == nil {
-				client, cerr := s3source.NewClient(ctx)
+				client, cerr := s3source.NewClient(ctx, os.Getenv)
 				if cerr != nil {
 					return cerr
 				}
@@ -68,19 +81,18 @@ func runSync(ctx context.Context, args []string) error {
 			if oerr != nil {
 				return oerr
 			}
-			run, err = s.Sync(ctx, obj)
+			res, err = s.Sync(ctx, obj)
 		} else {
-			run, err = s.SyncFile(ctx, arg)
+			res, err = s.SyncFile(ctx, arg)
 		}
-		printRun(arg, run)
+		printResult(arg, res)
 		if err != nil {
 			failed++
 			fmt.Fprintf(os.Stderr, "%s: %v\n", arg, err)
 		}
 	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		fmt.Printf("peak RSS %.1f MB\n", float64(ru.Maxrss)/1024) // Linux reports KiB
+	if mb, ok := peakRSSMB(); ok {
+		fmt.Printf("peak RSS %.1f MB\n", mb)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d snapshots failed", failed, fs.NArg())
@@ -88,14 +100,14 @@ func runSync(ctx context.Context, args []string) error {
 	return nil
 }
 
-func printRun(name string, r syncer.Run) {
+func printResult(name string, r syncer.Result) {
 	fmt.Printf("%s: %s (run %d) received=%d inserted=%d updated=%d deleted=%d restored=%d unchanged=%d duplicates=%d invalid=%d in %.2fs\n",
 		name, r.Status, r.ID, r.Received, r.Inserted, r.Updated, r.Deleted, r.Restored, r.Unchanged, r.Duplicates, r.Invalid,
 		r.Finished.Sub(r.Started).Seconds())
-	for _, p := range r.Problems {
+	for _, p := range r.InvalidRecords {
 		fmt.Printf("  invalid %s\n", p.Error())
 	}
-	if r.Reason != "" && r.Status != syncer.StatusSucceeded {
-		fmt.Printf("  %s\n", r.Reason)
+	if r.Status == syncer.StatusSkipped {
+		fmt.Printf("  %s\n", r.Reason) // failures go to stderr
 	}
 }

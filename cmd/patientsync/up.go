@@ -30,7 +30,7 @@ func runUp(ctx context.Context, args []string) error {
 	retryDelay := fs.Duration("retry-delay", d.RetryDelay, "delay before the first retry of a failed sync invocation (Lambda: ~1 minute); doubles for the second")
 	syncTimeout := fs.Duration("sync-timeout", d.SyncTimeout, "sync function timeout")
 	queryTimeout := fs.Duration("query-timeout", d.QueryTimeout, "query functions' timeout")
-	rieLog := fs.String("rie-log-level", "warn", "the emulators' own log level (info shows each INIT and INVOKE)")
+	rieLog := fs.String("rie-log-level", d.RIELogLevel, "the emulators' own log level (info shows each INIT and INVOKE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,13 +60,13 @@ func runUp(ctx context.Context, args []string) error {
 		return err
 	}
 
-	stack, err := localaws.Start(ctx, localaws.Config{
-		S3Addr: *s3Addr, APIAddr: *apiAddr, Bucket: *bucket,
-		RIE: *rieBin, BinDir: *binDir, DatabaseURL: dbURL,
-		SyncEnv:     syncEnvFromEnviron(os.Environ()),
-		SyncTimeout: *syncTimeout, QueryTimeout: *queryTimeout, RetryDelay: *retryDelay,
-		Logger: slog.Default(), FunctionLogs: os.Stderr, RIELogLevel: *rieLog,
-	})
+	cfg := d
+	cfg.S3Addr, cfg.APIAddr, cfg.Bucket = *s3Addr, *apiAddr, *bucket
+	cfg.RIE, cfg.BinDir, cfg.DatabaseURL = *rieBin, *binDir, dbURL
+	cfg.SyncEnv = syncEnvFromEnviron(os.Environ())
+	cfg.SyncTimeout, cfg.QueryTimeout, cfg.RetryDelay = *syncTimeout, *queryTimeout, *retryDelay
+	cfg.Logger, cfg.FunctionLogs, cfg.RIELogLevel = slog.Default(), os.Stderr, *rieLog
+	stack, err := localaws.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -2,13 +2,9 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/patientsync/patientsync/internal/localaws/lambdatest"
-	"github.com/patientsync/patientsync/internal/testdb"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 func TestSyncEnvFromEnviron(t *testing.T) {
@@ -60,42 +53,25 @@ func TestUpCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the CLI, the functions and the emulator")
 	}
-	root := lambdatest.RepoRoot(t)
+	root := testutil.RepoRoot(t)
 	bin := t.TempDir()
-	rieBin := lambdatest.RIE(t)
+	rieBin := testutil.RIE(t)
 	for _, f := range []string{"sync", "patients", "payments"} {
-		lambdatest.Build(t, "./functions/"+f, filepath.Join(bin, "lambda", f))
+		testutil.BuildFunction(t, "./functions/"+f, filepath.Join(bin, "lambda", f))
 	}
 	cli := filepath.Join(bin, "patientsync")
-	build := exec.Command(lambdatest.GoTool(), "build", "-o", cli, "./cmd/patientsync")
+	build := exec.Command(testutil.GoTool(), "build", "-o", cli, "./cmd/patientsync")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build CLI: %v\n%s", err, out)
 	}
 
-	// A database that does not exist yet.
-	u, err := url.Parse(testdb.AdminURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := make([]byte, 6)
-	_, _ = rand.Read(suffix)
-	name := "patientsync_up_test_" + hex.EncodeToString(suffix)
-	u.Path = "/" + name
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), testdb.AdminURL())
-		if err != nil {
-			t.Logf("drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
+	dbURL := testutil.MissingDBURL(t)
 
 	cmd := exec.Command(cli, "up", "-s3-addr", "127.0.0.1:0", "-api-addr", "127.0.0.1:0",
 		"-bin-dir", bin, "-rie", rieBin, "-retry-delay", "100ms")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+u.String())
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

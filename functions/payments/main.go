@@ -9,10 +9,11 @@ import (
 
 	"github.com/patientsync/patientsync/internal/api"
 	"github.com/patientsync/patientsync/internal/apilambda"
+	"github.com/patientsync/patientsync/internal/logging"
 )
 
 func main() {
-	log := apilambda.Logger(os.Getenv)
+	log := logging.JSON(os.Stdout, os.Getenv)
 	handler, _, err := apilambda.New(context.Background(), api.PaymentsPath, os.Getenv, log)
 	if err != nil {
 		log.Error("init", "error", err)

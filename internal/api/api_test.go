@@ -24,25 +24,8 @@ import (
 
 	"github.com/patientsync/patientsync/internal/api"
 	"github.com/patientsync/patientsync/internal/db"
-	"github.com/patientsync/patientsync/internal/syncer"
-	"github.com/patientsync/patientsync/internal/testdb"
 	"github.com/patientsync/patientsync/internal/testutil"
 )
-
-// seed applies snapshot files with the real sync engine.
-func seed(t testing.TB, pool *pgxpool.Pool, files ...string) {
-	t.Helper()
-	s := syncer.New(pool, syncer.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for _, f := range files {
-		run, err := s.SyncFile(context.Background(), f)
-		if err != nil {
-			t.Fatalf("sync %s: %v", f, err)
-		}
-		if run.Status != syncer.StatusSucceeded {
-			t.Fatalf("sync %s: status %s (%s)", f, run.Status, run.Reason)
-		}
-	}
-}
 
 // sample files of the sync issue, at the repository root.
 var (
@@ -54,7 +37,7 @@ var (
 // one like the query Lambdas' (exec mode: no prepared statements) for the API.
 func setup(t testing.TB) (seedPool, apiPool *pgxpool.Pool) {
 	t.Helper()
-	seedPool, url := testdb.Pool(t)
+	seedPool, url := testutil.DBPool(t)
 	apiPool, err := db.Open(context.Background(), url, db.Options{MaxConns: 2, ExecMode: pgx.QueryExecModeExec})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +115,7 @@ func paymentExt(p api.Payment) string { return p.ExternalID }
 func TestSampleFiles(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t)
-	seed(t, seedPool, samplePatients, samplePayments)
+	testutil.Seed(t, seedPool, samplePatients, samplePayments)
 	h := newHandler(t, pool, api.Config{})
 
 	for _, target := range []string{
@@ -202,7 +185,7 @@ func TestSampleFiles(t *testing.T) {
 	}
 
 	// Once patients 1 and 3 arrive their payments link and count.
-	seed(t, seedPool, filepath.Join("testdata", "sample-later", "patients.json"))
+	testutil.Seed(t, seedPool, filepath.Join("testdata", "sample-later", "patients.json"))
 	for _, p := range decode[api.Payment](t, get(t, h, "/payments")).Items {
 		if p.PatientID == nil {
 			t.Fatalf("payment %s still has no patient", p.ExternalID)
@@ -321,7 +304,7 @@ func TestPatientsPagination(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t)
 	fx := filepath.Join("testdata", "paging")
-	seed(t, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
+	testutil.Seed(t, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
 	h := newHandler(t, pool, api.Config{})
 
 	check := func(t *testing.T, f fixture, min, max string, limit int) {
@@ -375,7 +358,7 @@ func TestPatientsPagination(t *testing.T) {
 	}
 
 	// Soft-deleted patients disappear from every page.
-	seed(t, seedPool, filepath.Join(fx, "patients-v2.json"))
+	testutil.Seed(t, seedPool, filepath.Join(fx, "patients-v2.json"))
 	f2 := loadFixture(t, "patients-v2.json")
 	if len(f2.live) != len(f.live)-2 {
 		t.Fatalf("fixture: %d live after v2, want %d", len(f2.live), len(f.live)-2)
@@ -389,7 +372,7 @@ func TestPaymentsPagination(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t)
 	fx := filepath.Join("testdata", "paging")
-	seed(t, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
+	testutil.Seed(t, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
 	h := newHandler(t, pool, api.Config{})
 	f := loadFixture(t, "patients.json")
 
@@ -437,7 +420,7 @@ func TestPaymentsPagination(t *testing.T) {
 func TestBadRequests(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t)
-	seed(t, seedPool, samplePatients, samplePayments)
+	testutil.Seed(t, seedPool, samplePatients, samplePayments)
 	h := newHandler(t, pool, api.Config{})
 
 	// Real cursors to misuse.
@@ -506,7 +489,7 @@ func TestBadRequests(t *testing.T) {
 func TestRoutingAndHeaders(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t)
-	seed(t, seedPool, samplePatients, samplePayments)
+	testutil.Seed(t, seedPool, samplePatients, samplePayments)
 	h := newHandler(t, pool, api.Config{})
 
 	for _, path := range []string{"/", "/patients/", "/patient", "/payments/701", "/PATIENTS"} {
@@ -549,7 +532,7 @@ func TestGzip(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t)
 	fx := filepath.Join("testdata", "paging")
-	seed(t, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
+	testutil.Seed(t, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
 	h := newHandler(t, pool, api.Config{GzipMinBytes: 2000})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -612,7 +595,7 @@ func TestGzip(t *testing.T) {
 func TestStatementTimeout(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t)
-	seed(t, seedPool, samplePatients, samplePayments)
+	testutil.Seed(t, seedPool, samplePatients, samplePayments)
 	var logs testutil.LogBuffer
 	h := api.New(pool, api.Config{StatementTimeout: 200 * time.Millisecond}, slog.New(slog.NewJSONHandler(&logs, nil)))
 	ctx := context.Background()
@@ -680,7 +663,7 @@ func TestConcurrentPages(t *testing.T) {
 	t.Parallel()
 	seedPool, pool := setup(t) // the API pool has 2 connections
 	fx := filepath.Join("testdata", "paging")
-	seed(t, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
+	testutil.Seed(t, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
 	h := newHandler(t, pool, api.Config{})
 	want := externalIDs(walk[api.Patient](t, h, "/patients?limit=4", 4), patientExt)
 	if len(want) != 30 {

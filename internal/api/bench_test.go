@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/patientsync/patientsync/internal/api"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 // BenchmarkPages serves full pages of the paging fixture; with -benchmem it
@@ -17,7 +18,7 @@ import (
 func BenchmarkPages(b *testing.B) {
 	seedPool, pool := setup(b)
 	fx := filepath.Join("testdata", "paging")
-	seed(b, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
+	testutil.Seed(b, seedPool, filepath.Join(fx, "patients.json"), filepath.Join(fx, "payments.json"))
 	h := api.New(pool, api.Config{}, slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	for _, target := range []string{"/patients", "/patients?payment_min=1&payment_max=100&limit=10", "/payments"} {
 		b.Run(target, func(b *testing.B) {

@@ -25,59 +25,59 @@ func appendPageTail(b []byte, limit int, nextCursor, next *string) []byte {
 	return append(b, "}\n"...)
 }
 
-func appendPatient(b []byte, p *Patient) []byte {
+func appendPatient(b []byte, p *patientRow) []byte {
 	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, p.ID, 10)
+	b = strconv.AppendInt(b, p.id, 10)
 	b = append(b, `,"externalId":`...)
-	b = appendString(b, p.ExternalID)
+	b = appendString(b, p.externalID)
 	b = append(b, `,"firstName":`...)
-	b = appendString(b, p.FirstName)
+	b = appendString(b, p.first)
 	b = append(b, `,"lastName":`...)
-	b = appendString(b, p.LastName)
+	b = appendString(b, p.last)
 	b = append(b, `,"middleName":`...)
-	b = appendNullString(b, p.MiddleName)
-	b = append(b, `,"dateOfBirth":`...)
-	b = appendString(b, p.DateOfBirth)
-	b = append(b, `,"paymentsTotal":`...)
-	b = appendNumber(b, p.PaymentsTotal)
-	b = append(b, `,"paymentsCount":`...)
-	b = strconv.AppendInt(b, p.PaymentsCount, 10)
-	b = append(b, `,"created":`...)
-	b = appendTime(b, p.Created)
-	b = append(b, `,"updated":`...)
-	b = appendTime(b, p.Updated)
-	return append(b, '}')
-}
-
-func appendPayment(b []byte, p *Payment) []byte {
-	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, p.ID, 10)
-	b = append(b, `,"externalId":`...)
-	b = appendString(b, p.ExternalID)
-	b = append(b, `,"amount":`...)
-	b = appendNumber(b, p.Amount)
-	b = append(b, `,"patientId":`...)
-	if p.PatientID == nil {
+	if p.middle == nil {
 		b = append(b, "null"...)
 	} else {
-		b = strconv.AppendInt(b, *p.PatientID, 10)
+		b = appendString(b, p.middle)
 	}
-	b = append(b, `,"patientExternalId":`...)
-	b = appendString(b, p.PatientExternalID)
+	b = append(b, `,"dateOfBirth":`...)
+	b = appendString(b, p.dob)
+	b = append(b, `,"paymentsTotal":`...)
+	b = append(b, p.total...) // checked by the store: a plain decimal
+	b = append(b, `,"paymentsCount":`...)
+	b = strconv.AppendInt(b, p.count, 10)
 	b = append(b, `,"created":`...)
-	b = appendTime(b, p.Created)
+	b = appendTime(b, p.created)
 	b = append(b, `,"updated":`...)
-	b = appendTime(b, p.Updated)
+	b = appendTime(b, p.updated)
 	return append(b, '}')
 }
 
-// appendNumber writes numeric text as a JSON number; the store checked
-// that it is a plain decimal.
-func appendNumber(b []byte, n json.Number) []byte { return append(b, n...) }
+func appendPayment(b []byte, p *paymentRow) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, p.id, 10)
+	b = append(b, `,"externalId":`...)
+	b = appendString(b, p.externalID)
+	b = append(b, `,"amount":`...)
+	b = append(b, p.amount...) // checked by the store: a plain decimal
+	b = append(b, `,"patientId":`...)
+	if !p.patientID.Valid {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, p.patientID.Int64, 10)
+	}
+	b = append(b, `,"patientExternalId":`...)
+	b = appendString(b, p.patientExternalID)
+	b = append(b, `,"created":`...)
+	b = appendTime(b, p.created)
+	b = append(b, `,"updated":`...)
+	b = appendTime(b, p.updated)
+	return append(b, '}')
+}
 
 // jsonDecimal reports whether s is a plain decimal that is also a valid JSON
 // number, as PostgreSQL prints every finite numeric.
-func jsonDecimal(s string) bool {
+func jsonDecimal[T text](s T) bool {
 	i := 0
 	if i < len(s) && s[i] == '-' {
 		i++
@@ -115,10 +115,13 @@ func appendNullString(b []byte, s *string) []byte {
 	return appendString(b, *s)
 }
 
+// text is a string or the driver's bytes of one.
+type text interface{ ~string | ~[]byte }
+
 // appendString writes s as a JSON string. Printable ASCII is copied as is;
 // anything else goes through encoding/json, whose escaping (control
 // characters, invalid UTF-8, U+2028/U+2029) it must match.
-func appendString(b []byte, s string) []byte {
+func appendString[T text](b []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
 			return appendStringSlow(b, s)
@@ -129,10 +132,10 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func appendStringSlow(b []byte, s string) []byte {
+func appendStringSlow[T text](b []byte, s T) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
+	_ = enc.Encode(string(s)) // a string always encodes
 	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }

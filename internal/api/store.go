@@ -2,12 +2,10 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -70,9 +68,27 @@ func (s *store) run(ctx context.Context, sql string, args []any, scan func(pgx.R
 	return nil
 }
 
-// view aliases a driver-owned value as a string without copying; it is valid
-// until the next row, so emit callbacks copy what they keep.
-func view(b pgtype.DriverBytes) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+// patientRow and paymentRow are one row as the database sent it: text
+// columns are the driver's own bytes, valid only until the next row (emit
+// callbacks copy what they keep), so that a page is encoded without a
+// string allocation per value.
+type patientRow struct {
+	id                      int64
+	externalID, first, last []byte
+	middle                  []byte // nil when null
+	dob                     []byte // YYYY-MM-DD
+	total                   []byte // a plain decimal
+	count                   int64
+	created, updated        time.Time
+}
+
+type paymentRow struct {
+	id                 int64
+	externalID, amount []byte
+	patientID          pgtype.Int8
+	patientExternalID  []byte
+	created, updated   time.Time
+}
 
 // sqlBuilder collects predicates and their bound arguments.
 type sqlBuilder struct {
@@ -114,31 +130,23 @@ func patientsSQL(p patientsParams) (string, []any) {
 	return sql, b.args
 }
 
-// patients calls emit for each row, reusing one Patient.
-func (s *store) patients(ctx context.Context, p patientsParams, emit func(*Patient)) error {
+// patients calls emit for each row, reusing one patientRow.
+func (s *store) patients(ctx context.Context, p patientsParams, emit func(*patientRow)) error {
 	sql, args := patientsSQL(p)
-	var x Patient
-	var ext, first, last, middle, dob, totalB pgtype.DriverBytes
-	var mid string
+	var x patientRow
+	var ext, first, last, middle, dob, total pgtype.DriverBytes
 	// One destination list for all rows: a per-row variadic slice was the
 	// largest allocation left.
-	dest := []any{&x.ID, &ext, &first, &last, &middle, &dob, &totalB, &x.PaymentsCount, &x.Created, &x.Updated}
+	dest := []any{&x.id, &ext, &first, &last, &middle, &dob, &total, &x.count, &x.created, &x.updated}
 	return s.run(ctx, sql, args, func(rows pgx.Rows) error {
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		x.ExternalID, x.FirstName, x.LastName, x.DateOfBirth = view(ext), view(first), view(last), view(dob)
-		x.MiddleName = nil
-		if middle != nil {
-			mid = view(middle)
-			x.MiddleName = &mid
-		}
-		total := view(totalB)
+		x.externalID, x.first, x.last, x.middle, x.dob, x.total = ext, first, last, middle, dob, total
 		if !jsonDecimal(total) {
-			return fmt.Errorf("payments_total %q of patient %d is not a plain decimal", total, x.ID)
+			return fmt.Errorf("payments_total %q of patient %d is not a plain decimal", total, x.id)
 		}
-		x.PaymentsTotal = json.Number(total)
-		x.Created, x.Updated = x.Created.UTC(), x.Updated.UTC()
+		x.created, x.updated = x.created.UTC(), x.updated.UTC()
 		emit(&x)
 		return nil
 	})
@@ -170,28 +178,21 @@ func paymentsSQL(p paymentsParams) (string, []any) {
 	return sql, b.args
 }
 
-// payments calls emit for each row, reusing one Payment.
-func (s *store) payments(ctx context.Context, p paymentsParams, emit func(*Payment)) error {
+// payments calls emit for each row, reusing one paymentRow.
+func (s *store) payments(ctx context.Context, p paymentsParams, emit func(*paymentRow)) error {
 	sql, args := paymentsSQL(p)
-	var x Payment
-	var ext, amountB, pext pgtype.DriverBytes
-	var patientID pgtype.Int8
-	dest := []any{&x.ID, &ext, &amountB, &patientID, &pext, &x.Created, &x.Updated}
+	var x paymentRow
+	var ext, amount, pext pgtype.DriverBytes
+	dest := []any{&x.id, &ext, &amount, &x.patientID, &pext, &x.created, &x.updated}
 	return s.run(ctx, sql, args, func(rows pgx.Rows) error {
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		x.PatientID = nil
-		if patientID.Valid {
-			x.PatientID = &patientID.Int64
-		}
-		x.ExternalID, x.PatientExternalID = view(ext), view(pext)
-		amount := view(amountB)
+		x.externalID, x.amount, x.patientExternalID = ext, amount, pext
 		if !jsonDecimal(amount) {
-			return fmt.Errorf("amount %q of payment %d is not a plain decimal", amount, x.ID)
+			return fmt.Errorf("amount %q of payment %d is not a plain decimal", amount, x.id)
 		}
-		x.Amount = json.Number(amount)
-		x.Created, x.Updated = x.Created.UTC(), x.Updated.UTC()
+		x.created, x.updated = x.created.UTC(), x.updated.UTC()
 		emit(&x)
 		return nil
 	})

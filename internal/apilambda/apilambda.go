@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -79,18 +78,6 @@ func New(ctx context.Context, route string, getenv func(string) string, log *slo
 		return nil, nil, err
 	}
 	return Handler(pool, s, route, log), pool, nil
-}
-
-// Logger writes JSON to stdout (CloudWatch) at LOG_LEVEL (or the Lambda
-// advanced logging control's AWS_LAMBDA_LOG_LEVEL), default INFO.
-func Logger(getenv func(string) string) *slog.Logger {
-	var level slog.Level
-	for _, name := range []string{"AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
-		if v := getenv(name); v != "" {
-			_ = level.UnmarshalText([]byte(v))
-		}
-	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
 }
 
 // gatewayRequestID makes API Gateway's request id (also sent to the client

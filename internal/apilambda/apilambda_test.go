@@ -20,22 +20,15 @@ import (
 
 	"github.com/patientsync/patientsync/internal/api"
 	"github.com/patientsync/patientsync/internal/apilambda"
-	"github.com/patientsync/patientsync/internal/syncer"
-	"github.com/patientsync/patientsync/internal/testdb"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 // seeded returns the URL of a test database holding the sync issue's sample
 // files, applied by the real sync engine.
 func seeded(t *testing.T) string {
 	t.Helper()
-	pool, url := testdb.Pool(t)
-	s := syncer.New(pool, syncer.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for _, f := range []string{"patients.json", "payments.json"} {
-		run, err := s.SyncFile(context.Background(), filepath.Join("..", "..", "testdata", f))
-		if err != nil || run.Status != syncer.StatusSucceeded {
-			t.Fatalf("sync %s: %v %+v", f, err, run)
-		}
-	}
+	pool, url := testutil.DBPool(t)
+	testutil.Seed(t, pool, filepath.Join("..", "..", "testdata", "patients.json"), filepath.Join("..", "..", "testdata", "payments.json"))
 	return url
 }
 

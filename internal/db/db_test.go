@@ -5,12 +5,12 @@ import (
 	"testing"
 
 	"github.com/patientsync/patientsync/internal/db"
-	"github.com/patientsync/patientsync/internal/testdb"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()
-	pool, _ := testdb.Pool(t)
+	pool, _ := testutil.DBPool(t)
 	res, err := db.Migrate(context.Background(), pool)
 	if err != nil {
 		t.Fatal(err)

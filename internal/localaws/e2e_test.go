@@ -27,8 +27,6 @@ import (
 
 	"github.com/patientsync/patientsync/internal/localaws"
 	"github.com/patientsync/patientsync/internal/localaws/asyncinvoke"
-	"github.com/patientsync/patientsync/internal/localaws/lambdatest"
-	"github.com/patientsync/patientsync/internal/testdb"
 	"github.com/patientsync/patientsync/internal/testutil"
 )
 
@@ -205,20 +203,20 @@ func TestSyncRetriesWhileDatabaseIsDown(t *testing.T) {
 
 func setup(t *testing.T) *e2e {
 	t.Helper()
-	return setupWith(t, testdb.New(t))
+	return setupWith(t, testutil.NewDB(t))
 }
 
 func setupWith(t *testing.T, dbURL string) *e2e {
 	t.Helper()
-	root := lambdatest.RepoRoot(t)
-	rieBin := lambdatest.RIE(t)
+	root := testutil.RepoRoot(t)
+	rieBin := testutil.RIE(t)
 	bin := t.TempDir()
 	var wg sync.WaitGroup
 	for _, f := range []string{"sync", "patients", "payments"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lambdatest.Build(t, "./functions/"+f, filepath.Join(bin, "lambda", f))
+			testutil.BuildFunction(t, "./functions/"+f, filepath.Join(bin, "lambda", f))
 		}()
 	}
 	wg.Wait()
@@ -235,7 +233,7 @@ func setupWith(t *testing.T, dbURL string) *e2e {
 	stack, err := localaws.Start(context.Background(), localaws.Config{
 		S3Addr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Bucket: "e2e-snapshots",
 		RIE: rieBin, BinDir: bin, DatabaseURL: dbURL,
-		SyncTimeout: 60 * time.Second, RetryDelay: 100 * time.Millisecond,
+		SyncTimeout: 60 * time.Second, MaxRetries: 2, RetryDelay: 100 * time.Millisecond,
 		SyncEnv:      map[string]string{"SYNC_MIN_DELETES": "3"},
 		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
 		FunctionLogs: logs,

@@ -23,7 +23,9 @@ import (
 	"github.com/patientsync/patientsync/internal/localaws/s3server"
 )
 
-// Config describes the stack. Zero fields take the defaults of Defaults.
+// Config describes the stack. Empty addresses, names, paths and durations
+// take the values of Defaults (none of them means anything when zero);
+// MaxRetries is taken as it is.
 type Config struct {
 	S3Addr  string // listen address of S3 (port 0: any free port)
 	APIAddr string // listen address of the HTTP API
@@ -42,8 +44,7 @@ type Config struct {
 
 	SyncTimeout, QueryTimeout time.Duration
 	// Asynchronous invocation of the sync function: retries after a failure
-	// (0 means Lambda's 2; negative means none) and the delay before the
-	// first one (doubling).
+	// (Lambda's default is 2) and the delay before the first one (doubling).
 	MaxRetries int
 	RetryDelay time.Duration
 
@@ -58,7 +59,7 @@ func Defaults() Config {
 	return Config{
 		S3Addr: "127.0.0.1:4566", APIAddr: "127.0.0.1:3000",
 		Bucket: "patientsync-snapshots", Region: "us-east-1",
-		RIE: "bin/aws-lambda-rie", BinDir: "bin",
+		RIE: "bin/aws-lambda-rie", BinDir: "bin", RIELogLevel: "warn",
 		SyncTimeout: 15 * time.Minute, QueryTimeout: 10 * time.Second,
 		MaxRetries: 2, RetryDelay: time.Second,
 	}
@@ -86,45 +87,49 @@ type Stack struct {
 	once    sync.Once
 }
 
-// Start brings the stack up; Close stops it. On error nothing is left running.
-func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+// withDefaults fills the empty fields from Defaults, and the bootstraps
+// from BinDir.
+func (c Config) withDefaults() Config {
 	d := Defaults()
-	if cfg.Bucket == "" {
-		cfg.Bucket = d.Bucket
+	for _, f := range []struct{ v, def *string }{
+		{&c.S3Addr, &d.S3Addr}, {&c.APIAddr, &d.APIAddr}, {&c.Bucket, &d.Bucket}, {&c.Region, &d.Region},
+		{&c.RIE, &d.RIE}, {&c.BinDir, &d.BinDir}, {&c.RIELogLevel, &d.RIELogLevel},
+	} {
+		if *f.v == "" {
+			*f.v = *f.def
+		}
 	}
-	if cfg.Region == "" {
-		cfg.Region = d.Region
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&c.SyncTimeout, &d.SyncTimeout}, {&c.QueryTimeout, &d.QueryTimeout}, {&c.RetryDelay, &d.RetryDelay},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
 	}
-	if cfg.SyncTimeout == 0 {
-		cfg.SyncTimeout = d.SyncTimeout
-	}
-	if cfg.QueryTimeout == 0 {
-		cfg.QueryTimeout = d.QueryTimeout
-	}
-	switch {
-	case cfg.MaxRetries == 0:
-		cfg.MaxRetries = d.MaxRetries
-	case cfg.MaxRetries < 0:
-		cfg.MaxRetries = 0
-	}
-	if cfg.RetryDelay == 0 {
-		cfg.RetryDelay = d.RetryDelay
-	}
-	if cfg.DatabaseURL == "" {
-		return nil, errors.New("localaws: DatabaseURL is empty")
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	boot := func(p, name string) string {
 		if p != "" {
 			return p
 		}
-		return filepath.Join(cfg.BinDir, "lambda", name, "bootstrap")
+		return filepath.Join(c.BinDir, "lambda", name, "bootstrap")
 	}
-	cfg.SyncBootstrap = boot(cfg.SyncBootstrap, "sync")
-	cfg.PatientsBootstrap = boot(cfg.PatientsBootstrap, "patients")
-	cfg.PaymentsBootstrap = boot(cfg.PaymentsBootstrap, "payments")
+	c.SyncBootstrap = boot(c.SyncBootstrap, "sync")
+	c.PatientsBootstrap = boot(c.PatientsBootstrap, "patients")
+	c.PaymentsBootstrap = boot(c.PaymentsBootstrap, "payments")
+	return c
+}
+
+// Start brings the stack up; Close stops it. On error nothing is left running.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	cfg = cfg.withDefaults()
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("localaws: DatabaseURL is empty")
+	}
+	if cfg.MaxRetries < 0 {
+		return nil, fmt.Errorf("localaws: MaxRetries %d is negative", cfg.MaxRetries)
+	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{

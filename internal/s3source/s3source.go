@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 
@@ -21,16 +20,17 @@ import (
 	"github.com/patientsync/patientsync/internal/syncer"
 )
 
-// NewClient builds an S3 client from the environment. AWS_ENDPOINT_URL (or
+// NewClient builds an S3 client from the environment (the SDK reads it
+// itself; getenv answers what this package decides). AWS_ENDPOINT_URL (or
 // AWS_ENDPOINT_URL_S3) points it at a local endpoint; path-style addressing
 // is used with such endpoints or when AWS_S3_USE_PATH_STYLE=true.
-func NewClient(ctx context.Context) (*s3.Client, error) {
+func NewClient(ctx context.Context, getenv func(string) string) (*s3.Client, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
-	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	if v := os.Getenv("AWS_S3_USE_PATH_STYLE"); v != "" {
+	pathStyle := getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_S3") != ""
+	if v := getenv("AWS_S3_USE_PATH_STYLE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return nil, fmt.Errorf("AWS_S3_USE_PATH_STYLE=%q: want true or false", v)
@@ -53,13 +53,16 @@ type Source struct {
 // New returns a Source reading through client.
 func New(client *s3.Client) *Source { return &Source{client: client} }
 
+// ErrNotSnapshot: the key names no entity; such objects are not synced.
+var ErrNotSnapshot = errors.New("not a snapshot key (want patients*.json[.gz] or payments*.json[.gz])")
+
 // Object describes one version of bucket/key. When the event names a version
 // it is read by version id, otherwise with If-Match on the ETag, so that an
 // old event never reads content written after it.
 func (s *Source) Object(bucket, key string, id syncer.Identity) (syncer.Object, error) {
 	entity, ok := snapshot.EntityFromKey(key)
 	if !ok {
-		return syncer.Object{}, fmt.Errorf("s3://%s/%s: not a snapshot key (want patients*.json[.gz] or payments*.json[.gz])", bucket, key)
+		return syncer.Object{}, fmt.Errorf("s3://%s/%s: %w", bucket, key, ErrNotSnapshot)
 	}
 	return syncer.Object{
 		Entity:   entity,
@@ -74,19 +77,7 @@ func (s *Source) Object(bucket, key string, id syncer.Identity) (syncer.Object, 
 			}
 			out, err := s.client.GetObject(ctx, in)
 			if err != nil {
-				var apiErr smithy.APIError
-				if errors.As(err, &apiErr) {
-					switch apiErr.ErrorCode() {
-					case "PreconditionFailed", "NoSuchVersion", "NoSuchKey":
-						// The object named by the event is gone or replaced; a
-						// later event covers what replaced it.
-						return nil, syncer.Identity{}, fmt.Errorf("%w: s3://%s/%s: %s (the object changed or was deleted after the event)",
-							syncer.ErrRejected, bucket, key, apiErr.ErrorCode())
-					case "AccessDenied", "NoSuchBucket":
-						return nil, syncer.Identity{}, fmt.Errorf("%w: s3://%s/%s: %s", syncer.ErrRejected, bucket, key, apiErr.ErrorCode())
-					}
-				}
-				return nil, syncer.Identity{}, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+				return nil, syncer.Identity{}, classify(bucket, key, err)
 			}
 			read := syncer.Identity{ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId)}
 			if out.LastModified != nil {
@@ -95,6 +86,26 @@ func (s *Source) Object(bucket, key string, id syncer.Identity) (syncer.Object, 
 			return out.Body, read, nil
 		},
 	}, nil
+}
+
+// classify sorts a failed GetObject: permanent (wrapping syncer.ErrRejected)
+// when no retry can read the object the event names, transient otherwise.
+// AccessDenied is transient: it is a permission mistake to fix and alarm
+// on, and the event must still be there when it is fixed.
+func classify(bucket, key string, err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "PreconditionFailed", "NoSuchVersion", "NoSuchKey":
+			// The object named by the event is gone or replaced; a later
+			// event covers what replaced it.
+			return fmt.Errorf("%w: s3://%s/%s: %s (the object changed or was deleted after the event)",
+				syncer.ErrRejected, bucket, key, apiErr.ErrorCode())
+		case "NoSuchBucket":
+			return fmt.Errorf("%w: s3://%s/%s: %s", syncer.ErrRejected, bucket, key, apiErr.ErrorCode())
+		}
+	}
+	return fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 }
 
 // ParseURL splits s3://bucket/key.

@@ -1,7 +1,9 @@
-// Package samtemplate reads an AWS SAM / CloudFormation template. The YAML
-// short forms of the intrinsic functions (!Ref, !Sub, !GetAtt, !If, ...) are
-// turned into their JSON long forms ({"Ref": x}, {"Fn::Sub": s}, ...), so code
-// that inspects a template sees one shape whichever way it was written.
+// Package samtemplate reads an AWS SAM / CloudFormation template for the
+// tests that hold template.yaml to this project's invariants; no binary
+// uses it. The YAML short forms of the intrinsic functions (!Ref, !Sub,
+// !GetAtt, !If, ...) are turned into their JSON long forms ({"Ref": x},
+// {"Fn::Sub": s}, ...), so code that inspects a template sees one shape
+// whichever way it was written.
 package samtemplate
 
 import (

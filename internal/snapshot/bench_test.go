@@ -6,16 +6,16 @@ import (
 	"io"
 	"testing"
 
-	"github.com/patientsync/patientsync/internal/gen"
+	"github.com/patientsync/patientsync/internal/snapgen"
 )
 
 func benchDecode(b *testing.B, entity Entity) {
 	var buf bytes.Buffer
-	o := gen.Options{Patients: 100000, Payments: 100000, Seed: 1}
+	o := snapgen.Options{Patients: 100000, Payments: 100000, Seed: 1}
 	if entity == Patients {
-		_ = gen.WritePatients(&buf, o, false, false)
+		_ = snapgen.WritePatients(&buf, o, false, false)
 	} else {
-		_ = gen.WritePayments(&buf, o, false, false)
+		_ = snapgen.WritePayments(&buf, o, false, false)
 	}
 	data := buf.Bytes()
 	b.SetBytes(int64(len(data)))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -16,50 +15,10 @@ import (
 // snapshot is rejected.
 var ErrMalformed = errors.New("malformed snapshot")
 
-// Record is one element of a snapshot. Fields of the other entity stay zero.
-// When Problem is non-nil the record is invalid and must not be applied;
-// ExternalID is still set when the record carried a usable one.
-type Record struct {
-	Index      int64
-	ExternalID string
-
-	FirstName     string
-	LastName      string
-	MiddleName    string
-	HasMiddleName bool
-	DateOfBirth   time.Time
-
-	AmountCents       int64
-	PatientExternalID string
-
-	Problem *Problem
-}
-
-// Problem says why a record is invalid: which record, which field, why.
-type Problem struct {
-	Index      int64  `json:"index"`
-	ExternalID string `json:"externalId,omitempty"`
-	Field      string `json:"field,omitempty"`
-	Reason     string `json:"reason"`
-}
-
-func (p *Problem) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "record %d", p.Index)
-	if p.ExternalID != "" {
-		fmt.Fprintf(&b, " (externalId %q)", p.ExternalID)
-	}
-	if p.Field != "" {
-		fmt.Fprintf(&b, ": field %s", p.Field)
-	}
-	b.WriteString(": " + p.Reason)
-	return b.String()
-}
-
 // Decoder streams the records of one snapshot.
 type Decoder struct {
 	dec      *jsontext.Decoder
-	entity   Entity
+	fields   []field
 	next     int64
 	started  bool
 	done     bool
@@ -73,7 +32,7 @@ func NewDecoder(r io.Reader, entity Entity) *Decoder {
 		// Duplicate field names are checked per known field below, which is
 		// cheaper than the decoder's per-object name set.
 		dec:    jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true)),
-		entity: entity,
+		fields: fieldsOf[entity],
 	}
 }
 
@@ -149,28 +108,20 @@ func (d *Decoder) Next(rec *Record) error {
 		if err := d.dec.SkipValue(); err != nil {
 			return d.malformed(err)
 		}
-		rec.Problem = &Problem{Index: rec.Index, Reason: "array element is " + kindName(k) + ", want an object"}
+		rec.Invalid = &InvalidRecord{Index: rec.Index, Reason: "array element is " + kindName(k) + ", want an object"}
 		return nil
 	}
 }
 
-// field bits, to detect missing and repeated fields.
-const (
-	fExternalID = 1 << iota
-	fFirstName
-	fLastName
-	fMiddleName
-	fDateOfBirth
-	fAmount
-	fPatientID
-)
+// maxFields bounds an entity's known fields (one bit each in readObject).
+const maxFields = 16
 
 func (d *Decoder) readObject(rec *Record) error {
 	if _, err := d.dec.ReadToken(); err != nil { // '{'
 		return d.malformed(err)
 	}
-	var seen int
-	var dob, amount string
+	var seen uint32
+	var vals [maxFields]string
 	for d.dec.PeekKind() != '}' {
 		name, err := d.dec.ReadToken()
 		if err != nil {
@@ -179,43 +130,18 @@ func (d *Decoder) readObject(rec *Record) error {
 		if name.Kind() != '"' {
 			return d.malformed(fmt.Errorf("object name expected"))
 		}
-		var bit int
-		var target *string
-		field := name.String()
-		switch d.entity {
-		case Patients:
-			switch field {
-			case "externalId":
-				bit, target = fExternalID, &rec.ExternalID
-			case "firstName":
-				bit, target = fFirstName, &rec.FirstName
-			case "lastName":
-				bit, target = fLastName, &rec.LastName
-			case "middleName":
-				bit, target = fMiddleName, &rec.MiddleName
-			case "dateOfBirth":
-				bit, target = fDateOfBirth, &dob
-			}
-		case Payments:
-			switch field {
-			case "externalId":
-				bit, target = fExternalID, &rec.ExternalID
-			case "amount":
-				bit, target = fAmount, &amount
-			case "patientId":
-				bit, target = fPatientID, &rec.PatientExternalID
-			}
-		}
-		if bit == 0 { // unknown fields are ignored
+		i := d.fieldIndex(name.String())
+		if i < 0 { // unknown fields are ignored
 			if err := d.dec.SkipValue(); err != nil {
 				return d.malformed(err)
 			}
 			continue
 		}
-		if seen&bit != 0 {
-			rec.invalid(field, "field appears more than once")
+		f := &d.fields[i]
+		if seen&(1<<i) != 0 {
+			rec.invalid(f.name, "field appears more than once")
 		}
-		seen |= bit
+		seen |= 1 << i
 		kind := d.dec.PeekKind()
 		switch {
 		case kind == '"':
@@ -223,20 +149,17 @@ func (d *Decoder) readObject(rec *Record) error {
 			if err != nil {
 				return d.malformed(err)
 			}
-			*target = tok.String()
-			if bit == fMiddleName {
-				rec.HasMiddleName = true
-			}
-		case kind == '0' && (bit == fExternalID || bit == fPatientID || bit == fAmount):
+			vals[i] = tok.String()
+		case kind == '0' && (f.kind == idKind || f.kind == amountKind):
 			tok, err := d.dec.ReadToken()
 			if err != nil {
 				return d.malformed(err)
 			}
-			*target = tok.String() // the number's literal text
-			if bit != fAmount && !isJSONInteger(*target) {
-				rec.invalid(field, fmt.Sprintf("id %s is not an integer or a string", *target))
+			vals[i] = tok.String() // the number's literal text
+			if f.kind == idKind && !isJSONInteger(vals[i]) {
+				rec.invalid(f.name, fmt.Sprintf("id %s is not an integer or a string", vals[i]))
 			}
-		case kind == 'n' && bit == fMiddleName: // null middle name means none
+		case kind == 'n' && f.kind == optionalTextKind: // null means none
 			if _, err := d.dec.ReadToken(); err != nil {
 				return d.malformed(err)
 			}
@@ -251,83 +174,37 @@ func (d *Decoder) readObject(rec *Record) error {
 			if err := d.dec.SkipValue(); err != nil {
 				return d.malformed(err)
 			}
-			want := "a string"
-			switch bit {
-			case fExternalID, fPatientID:
-				want = "a string or an integer"
-			case fAmount:
-				want = "a number or a decimal string"
-			case fMiddleName:
-				want = "a string or null"
-			}
-			rec.invalid(field, "wrong JSON type: "+kindName(kind)+", want "+want)
+			rec.invalid(f.name, "wrong JSON type: "+kindName(kind)+", want "+f.kind.want())
 		}
 	}
 	if _, err := d.dec.ReadToken(); err != nil { // '}'
 		return d.malformed(err)
 	}
-	if seen&fExternalID == 0 || rec.ExternalID == "" {
-		rec.ExternalID = "" // not usable as an identity
-		rec.invalid("externalId", "missing or empty")
-	} else if strings.IndexByte(rec.ExternalID, 0) >= 0 {
-		rec.ExternalID = ""
-		rec.invalid("externalId", "contains a NUL character")
-	}
-	switch d.entity {
-	case Patients:
-		rec.requireText("firstName", rec.FirstName, seen&fFirstName != 0)
-		rec.requireText("lastName", rec.LastName, seen&fLastName != 0)
-		if rec.HasMiddleName {
-			if strings.IndexByte(rec.MiddleName, 0) >= 0 {
-				rec.invalid("middleName", "contains a NUL character")
+	for i := range d.fields {
+		f := &d.fields[i]
+		if seen&(1<<i) == 0 {
+			if f.required {
+				rec.invalid(f.name, "missing or empty")
 			}
-			if strings.TrimSpace(rec.MiddleName) == "" {
-				// An empty middle name is no middle name.
-				rec.HasMiddleName, rec.MiddleName = false, ""
-			}
+			continue
 		}
-		if seen&fDateOfBirth == 0 || dob == "" {
-			rec.invalid("dateOfBirth", "missing or empty")
-		} else if t, err := parseDate(dob); err != nil {
-			rec.invalid("dateOfBirth", err.Error())
-		} else {
-			rec.DateOfBirth = t
-		}
-	case Payments:
-		rec.requireText("patientId", rec.PatientExternalID, seen&fPatientID != 0)
-		if seen&fAmount == 0 || amount == "" {
-			rec.invalid("amount", "missing or empty")
-		} else if c, err := ParseCents(strings.TrimSpace(amount)); err != nil {
-			rec.invalid("amount", fmt.Sprintf("%q is %v", amount, err))
-		} else {
-			rec.AmountCents = c
+		if reason := f.set(rec, vals[i]); reason != "" {
+			rec.invalid(f.name, reason)
 		}
 	}
-	rec.finish()
+	if rec.Invalid != nil {
+		rec.Invalid.ExternalID = rec.ExternalID
+	}
 	return nil
 }
 
-func (r *Record) requireText(field, v string, present bool) {
-	switch {
-	case !present || strings.TrimSpace(v) == "":
-		r.invalid(field, "missing or empty")
-	case strings.IndexByte(v, 0) >= 0:
-		r.invalid(field, "contains a NUL character")
+func (d *Decoder) fieldIndex(name string) int {
+	for i := range d.fields {
+		if d.fields[i].name == name {
+			return i
+		}
 	}
-}
-
-// invalid records the first problem of a record; later ones add nothing.
-func (r *Record) invalid(field, reason string) {
-	if r.Problem == nil {
-		r.Problem = &Problem{Index: r.Index, Field: field, Reason: reason}
-	}
-}
-
-// finish fills in the external id once the whole object is read.
-func (r *Record) finish() {
-	if r.Problem != nil {
-		r.Problem.ExternalID = r.ExternalID
-	}
+	return -1
 }
 
 func parseDate(s string) (time.Time, error) {

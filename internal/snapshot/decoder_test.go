@@ -39,8 +39,8 @@ func TestDecodeValidRecords(t *testing.T) {
 		t.Fatalf("got %d records, want 3", len(recs))
 	}
 	for _, r := range recs {
-		if r.Problem != nil {
-			t.Fatalf("record %d unexpectedly invalid: %v", r.Index, r.Problem)
+		if r.Invalid != nil {
+			t.Fatalf("record %d unexpectedly invalid: %v", r.Index, r.Invalid)
 		}
 	}
 	if recs[1].ExternalID != "4" || !recs[1].HasMiddleName || recs[1].MiddleName != "Q" || recs[1].DateOfBirth.Format("2006-01-02") != "2093-12-20" {
@@ -60,8 +60,8 @@ func TestDecodeValidRecords(t *testing.T) {
 	}{{"501", "1", 446}, {"701", "4", 929}, {"702", "4", 10000}}
 	for i, w := range want {
 		p := pays[i]
-		if p.Problem != nil || p.ExternalID != w.id || p.PatientExternalID != w.patient || p.AmountCents != w.cents {
-			t.Errorf("payment %d = %+v (problem %v), want %+v", i, p, p.Problem, w)
+		if p.Invalid != nil || p.ExternalID != w.id || p.PatientExternalID != w.patient || p.AmountCents != w.cents {
+			t.Errorf("payment %d = %+v (problem %v), want %+v", i, p, p.Invalid, w)
 		}
 	}
 }
@@ -101,15 +101,15 @@ func TestDecodeInvalidRecords(t *testing.T) {
 			if len(recs) != 2 {
 				t.Fatalf("got %d records, want 2", len(recs))
 			}
-			p := recs[0].Problem
+			p := recs[0].Invalid
 			if p == nil {
 				t.Fatalf("record accepted: %+v", recs[0])
 			}
 			if p.Field != tt.field || !strings.Contains(p.Reason, tt.reason) || p.ExternalID != tt.externalID || p.Index != 0 {
 				t.Fatalf("problem = %+v, want field %q reason containing %q externalId %q", p, tt.field, tt.reason, tt.externalID)
 			}
-			if recs[1].Problem != nil {
-				t.Fatalf("the record after an invalid one must decode: %v", recs[1].Problem)
+			if recs[1].Invalid != nil {
+				t.Fatalf("the record after an invalid one must decode: %v", recs[1].Invalid)
 			}
 		})
 	}

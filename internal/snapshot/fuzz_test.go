@@ -38,9 +38,9 @@ func FuzzDecode(f *testing.F) {
 					t.Fatalf("index %d, want %d", r.Index, n)
 				}
 				n++
-				if r.Problem != nil {
-					if r.Problem.Reason == "" || r.Problem.Index != r.Index {
-						t.Fatalf("incomplete problem %+v", r.Problem)
+				if r.Invalid != nil {
+					if r.Invalid.Reason == "" || r.Invalid.Index != r.Index {
+						t.Fatalf("incomplete problem %+v", r.Invalid)
 					}
 					continue
 				}
@@ -56,8 +56,9 @@ func FuzzDecode(f *testing.F) {
 					if strings.TrimSpace(r.PatientExternalID) == "" {
 						t.Fatalf("valid payment without patientId: %+v", r)
 					}
-					if s := FormatCents(r.AmountCents); s == "" {
-						t.Fatal("unformattable amount")
+					// The stored amount reads back as itself: exact, no rounding.
+					if back, err := ParseCents(FormatCents(r.AmountCents)); err != nil || back != r.AmountCents {
+						t.Fatalf("amount %d formats as %q, which parses as %d (%v)", r.AmountCents, FormatCents(r.AmountCents), back, err)
 					}
 				}
 			}

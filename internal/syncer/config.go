@@ -1,104 +1,134 @@
-// Package syncer applies a snapshot to PostgreSQL: it streams the file into a
-// staging table with COPY and merges it into the target table in one
-// transaction, writing only what changed.
 package syncer
 
 import (
 	"errors"
 	"fmt"
-	"os"
+	"math"
 	"strconv"
 	"time"
 )
 
-// Config tunes the guards and the database session of a sync.
-// A zero field means its default; to ask for a real zero (no invalid records
-// allowed, no minimum) set a negative value.
+// Config tunes the guards and the database session of a sync. Every field is
+// taken as it is: start from DefaultConfig and change what differs. Zero
+// means zero (MaxInvalidShare 0: no invalid record allowed).
 type Config struct {
 	// MaxInvalidShare rejects a snapshot whose share of invalid records is
-	// larger (default 0.01; 1 accepts any share).
+	// larger (0 allows none, 1 any).
 	MaxInvalidShare float64
-	// MaxDeleteShare rejects a snapshot that would soft-delete a larger share
-	// of the live rows (default 0.5)...
+	// MaxDeleteShare rejects a snapshot that would soft-delete a larger
+	// share of the live rows...
 	MaxDeleteShare float64
-	// ...but only when it deletes at least MinDeletes rows (default 10).
+	// ...but only when it deletes at least MinDeletes rows.
 	MinDeletes int64
 	// AllowMassDelete turns the mass-deletion guard off.
 	AllowMassDelete bool
-	// MaxProblems is how many invalid records are kept in sync_runs (default 100).
-	MaxProblems int
-	// WorkMem is the transaction's work_mem for the hash joins (default 256MB).
+	// MaxInvalidRecords is how many invalid records are kept in sync_runs.
+	MaxInvalidRecords int
+	// WorkMem is the transaction's work_mem for the hash joins.
 	WorkMem string
 	// LockTimeout bounds the wait for a concurrent sync of the same entity
-	// (default 5 minutes; the context deadline bounds it too).
+	// (the context's deadline bounds it too).
 	LockTimeout time.Duration
 }
 
-func (c Config) withDefaults() Config {
-	if c.MaxInvalidShare == 0 {
-		c.MaxInvalidShare = 0.01
+// DefaultConfig is what the Lambda and the CLI use unless told otherwise.
+func DefaultConfig() Config {
+	return Config{
+		MaxInvalidShare:   0.01,
+		MaxDeleteShare:    0.5,
+		MinDeletes:        10,
+		MaxInvalidRecords: 100,
+		WorkMem:           "256MB",
+		LockTimeout:       5 * time.Minute,
 	}
-	if c.MaxDeleteShare == 0 {
-		c.MaxDeleteShare = 0.5
+}
+
+// Validate names every field that is out of range.
+func (c Config) Validate() error {
+	var errs []error
+	share := func(name string, v float64) {
+		if !validShare(v) {
+			errs = append(errs, fmt.Errorf("%s = %v: want a share from 0 to 1", name, v))
+		}
 	}
-	if c.MinDeletes == 0 {
-		c.MinDeletes = 10
+	share("MaxInvalidShare", c.MaxInvalidShare)
+	share("MaxDeleteShare", c.MaxDeleteShare)
+	if c.MinDeletes < 0 {
+		errs = append(errs, fmt.Errorf("MinDeletes = %d: want 0 or more", c.MinDeletes))
 	}
-	if c.MaxProblems == 0 {
-		c.MaxProblems = 100
+	if c.MaxInvalidRecords < 0 {
+		errs = append(errs, fmt.Errorf("MaxInvalidRecords = %d: want 0 or more", c.MaxInvalidRecords))
 	}
-	if c.WorkMem == "" {
-		c.WorkMem = "256MB"
+	if c.WorkMem == "" || sanitizeSetting(c.WorkMem) != c.WorkMem {
+		errs = append(errs, fmt.Errorf("WorkMem = %q: want a PostgreSQL memory size such as 256MB", c.WorkMem))
 	}
-	if c.LockTimeout == 0 {
-		c.LockTimeout = 5 * time.Minute
+	if c.LockTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("LockTimeout = %s: want a positive duration", c.LockTimeout))
 	}
-	return c
+	return errors.Join(errs...)
+}
+
+// validShare is false for NaN and the infinities, which every comparison
+// would otherwise let through.
+func validShare(f float64) bool {
+	return !math.IsNaN(f) && f >= 0 && f <= 1
 }
 
 // ConfigFromEnv reads SYNC_MAX_INVALID_SHARE, SYNC_MAX_DELETE_SHARE,
-// SYNC_MIN_DELETES, SYNC_ALLOW_MASS_DELETE and SYNC_WORK_MEM, and says which
-// variable is wrong and why.
-func ConfigFromEnv() (Config, error) {
-	var c Config
+// SYNC_MIN_DELETES, SYNC_ALLOW_MASS_DELETE and SYNC_WORK_MEM with getenv
+// over DefaultConfig, and names every variable that is wrong and why.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
 	var errs []error
 	share := func(name string, dst *float64) {
-		v := os.Getenv(name)
+		v := getenv(name)
 		if v == "" {
 			return
 		}
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a share between 0 and 1", name, v))
+		if err != nil || !validShare(f) {
+			errs = append(errs, fmt.Errorf("%s=%q: want a share from 0 to 1", name, v))
 			return
-		}
-		if f == 0 {
-			f = -1 // an explicit 0 means "none allowed"; the zero value means default
 		}
 		*dst = f
 	}
 	share("SYNC_MAX_INVALID_SHARE", &c.MaxInvalidShare)
 	share("SYNC_MAX_DELETE_SHARE", &c.MaxDeleteShare)
-	if v := os.Getenv("SYNC_MIN_DELETES"); v != "" {
+	if v := getenv("SYNC_MIN_DELETES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("SYNC_MIN_DELETES=%q: want a non-negative integer", v))
+			errs = append(errs, fmt.Errorf("SYNC_MIN_DELETES=%q: want a whole number, 0 or more", v))
 		} else {
 			c.MinDeletes = n
-			if n == 0 {
-				c.MinDeletes = -1
-			}
 		}
 	}
-	if v := os.Getenv("SYNC_ALLOW_MASS_DELETE"); v != "" {
+	if v := getenv("SYNC_ALLOW_MASS_DELETE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("SYNC_ALLOW_MASS_DELETE=%q: want true or false", v))
 		}
 		c.AllowMassDelete = b
 	}
-	c.WorkMem = os.Getenv("SYNC_WORK_MEM")
+	if v := getenv("SYNC_WORK_MEM"); v != "" {
+		if sanitizeSetting(v) != v {
+			errs = append(errs, fmt.Errorf("SYNC_WORK_MEM=%q: want a PostgreSQL memory size such as 256MB", v))
+		} else {
+			c.WorkMem = v
+		}
+	}
 	return c, errors.Join(errs...)
+}
+
+// sanitizeSetting keeps a memory setting such as "256MB" from injecting SQL.
+func sanitizeSetting(v string) string {
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' {
+			out = append(out, c)
+		}
+	}
+	return string(out)
 }
 
 // SessionParams are connection settings for syncing sessions: temp_buffers

@@ -15,7 +15,7 @@ import (
 
 	"github.com/patientsync/patientsync/internal/snapshot"
 	"github.com/patientsync/patientsync/internal/syncer"
-	"github.com/patientsync/patientsync/internal/testdb"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -27,10 +27,25 @@ type env struct {
 	dir  string
 }
 
-func newEnv(t *testing.T, cfg syncer.Config) *env {
+// newEnv is a syncer on a new database, with the default configuration
+// changed by mods.
+func newEnv(t *testing.T, mods ...func(*syncer.Config)) *env {
 	t.Helper()
-	pool, _ := testdb.Pool(t)
-	return &env{t: t, pool: pool, s: syncer.New(pool, cfg, quiet), dir: t.TempDir()}
+	pool, _ := testutil.DBPool(t)
+	return &env{t: t, pool: pool, s: newSyncer(t, pool, mods...), dir: t.TempDir()}
+}
+
+func newSyncer(t *testing.T, pool *pgxpool.Pool, mods ...func(*syncer.Config)) *syncer.Syncer {
+	t.Helper()
+	cfg := syncer.DefaultConfig()
+	for _, m := range mods {
+		m(&cfg)
+	}
+	s, err := syncer.New(pool, cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // file writes content under name (which decides the entity) in a fresh dir.
@@ -48,7 +63,7 @@ func (e *env) file(name, content string) string {
 }
 
 // sync applies content as a local file and fails the test on error.
-func (e *env) sync(name, content string) syncer.Run {
+func (e *env) sync(name, content string) syncer.Result {
 	e.t.Helper()
 	run, err := e.s.SyncFile(context.Background(), e.file(name, content))
 	if err != nil {
@@ -60,7 +75,7 @@ func (e *env) sync(name, content string) syncer.Run {
 	return run
 }
 
-func (e *env) syncFile(path string) syncer.Run {
+func (e *env) syncFile(path string) syncer.Result {
 	e.t.Helper()
 	run, err := e.s.SyncFile(context.Background(), path)
 	if err != nil {

@@ -14,14 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patientsync/patientsync/internal/gen"
+	"github.com/patientsync/patientsync/internal/snapgen"
 	"github.com/patientsync/patientsync/internal/snapshot"
 	"github.com/patientsync/patientsync/internal/syncer"
 )
 
 func TestS3IdentityIdempotencyAndOrder(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{})
+	e := newEnv(t)
 	ctx := context.Background()
 	v1 := []byte(`[{"firstName":"Rick","lastName":"Deckard","dateOfBirth":"2094-02-01","externalId":"5"}]`)
 	v2 := []byte(`[{"firstName":"Richard","lastName":"Deckard","dateOfBirth":"2094-02-01","externalId":"5"}]`)
@@ -64,7 +64,7 @@ func TestS3IdentityIdempotencyAndOrder(t *testing.T) {
 
 func TestGzipSnapshot(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{})
+	e := newEnv(t)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	_, _ = zw.Write([]byte(readFile(t, samplePayments)))
@@ -82,15 +82,15 @@ func TestGzipSnapshot(t *testing.T) {
 // sees the old state or the new one, never a mix.
 func TestReadersSeeBeforeOrAfter(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{AllowMassDelete: true})
+	e := newEnv(t, func(c *syncer.Config) { c.AllowMassDelete = true })
 	dir := t.TempDir()
-	o := gen.Options{Patients: 30000, Payments: 1, Seed: 7, Change: 0.2, Delete: 0.1, Add: 0.1}
+	o := snapgen.Options{Patients: 30000, Payments: 1, Seed: 7, Change: 0.2, Delete: 0.1, Add: 0.1}
 	write := func(name string, drifted bool) string {
 		p := filepath.Join(dir, name, "patients.json")
 		_ = os.MkdirAll(filepath.Dir(p), 0o755)
 		f, _ := os.Create(p)
 		defer f.Close()
-		if err := gen.WritePatients(f, o, drifted, false); err != nil {
+		if err := snapgen.WritePatients(f, o, drifted, false); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -143,9 +143,9 @@ func TestReadersSeeBeforeOrAfter(t *testing.T) {
 // entity, end in the same state as applying the newest files one by one.
 func TestConcurrentSyncsConverge(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{AllowMassDelete: true})
+	e := newEnv(t, func(c *syncer.Config) { c.AllowMassDelete = true })
 	dir := t.TempDir()
-	o := gen.Options{Patients: 2000, Payments: 6000, Seed: 3, Change: 0.1, Delete: 0.05, Add: 0.05, OrphanShare: 0.1}
+	o := snapgen.Options{Patients: 2000, Payments: 6000, Seed: 3, Change: 0.1, Delete: 0.05, Add: 0.05, OrphanShare: 0.1}
 	files := map[string]string{}
 	for _, drifted := range []bool{false, true} {
 		sub := filepath.Join(dir, fmt.Sprint(drifted))
@@ -153,9 +153,9 @@ func TestConcurrentSyncsConverge(t *testing.T) {
 		for _, name := range []string{"patients.json", "payments.json"} {
 			f, _ := os.Create(filepath.Join(sub, name))
 			if name == "patients.json" {
-				_ = gen.WritePatients(f, o, drifted, false)
+				_ = snapgen.WritePatients(f, o, drifted, false)
 			} else {
-				_ = gen.WritePayments(f, o, drifted, false)
+				_ = snapgen.WritePayments(f, o, drifted, false)
 			}
 			f.Close()
 			files[fmt.Sprint(name, drifted)] = f.Name()
@@ -189,7 +189,7 @@ func TestConcurrentSyncsConverge(t *testing.T) {
 	e.syncFile(files["patients.jsontrue"])
 	e.checkInvariants()
 
-	fresh := newEnv(t, syncer.Config{})
+	fresh := newEnv(t)
 	fresh.syncFile(files["patients.jsontrue"])
 	fresh.syncFile(files["payments.jsontrue"])
 	for id, want := range fresh.patients() {
@@ -224,7 +224,7 @@ func (b *blockingReader) Close() error { return nil }
 // back, is recorded as failed, and is reported as transient so that Lambda retries.
 func TestDeadlineRollsBack(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{})
+	e := newEnv(t)
 	e.syncFile(samplePatients)
 	before := e.patients()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

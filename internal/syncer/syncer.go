@@ -2,17 +2,14 @@ package syncer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patientsync/patientsync/internal/snapshot"
@@ -31,18 +28,6 @@ const (
 	StatusSkipped   = "skipped"
 )
 
-// Identity is what S3 tells about one version of an object. Local files have none.
-type Identity struct {
-	ETag         string
-	VersionID    string
-	Sequencer    string // from the S3 event; orders events of one key
-	LastModified time.Time
-}
-
-func (id Identity) empty() bool {
-	return id.ETag == "" && id.VersionID == "" && id.Sequencer == "" && id.LastModified.IsZero()
-}
-
 // Object is one snapshot to apply.
 type Object struct {
 	Entity snapshot.Entity
@@ -56,24 +41,30 @@ type Object struct {
 	Open func(ctx context.Context) (io.ReadCloser, Identity, error)
 }
 
-// Run is the outcome of one sync attempt, as recorded in sync_runs.
-type Run struct {
-	ID         int64
-	Entity     snapshot.Entity
-	Source     string
-	Status     string
-	Reason     string // why it failed or was skipped
-	Received   int64
+// Result is the outcome of one sync attempt, as recorded in sync_runs. The
+// row counts are what the database holds afterwards: all zero unless the
+// run succeeded.
+type Result struct {
+	ID       int64
+	Entity   snapshot.Entity
+	Source   string
+	Identity Identity
+	Status   string
+	Reason   string // why it failed or was skipped
+
+	Received   int64 // array elements read
 	Inserted   int64
 	Updated    int64
 	Deleted    int64
 	Restored   int64
 	Unchanged  int64
-	Duplicates int64
+	Duplicates int64 // earlier occurrences of a repeated externalId, dropped
 	Invalid    int64
-	Problems   []snapshot.Problem
-	Started    time.Time
-	Finished   time.Time
+	// InvalidRecords are the first Config.MaxInvalidRecords invalid records.
+	InvalidRecords []snapshot.InvalidRecord
+
+	Started  time.Time
+	Finished time.Time
 }
 
 // Syncer applies snapshots to one database.
@@ -83,19 +74,30 @@ type Syncer struct {
 	log  *slog.Logger
 }
 
-// New returns a Syncer; cfg's zero fields take their defaults.
-func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Syncer {
+// New returns a Syncer; cfg is used as it is (see DefaultConfig) and must
+// be valid.
+func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger) (*Syncer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sync configuration: %w", err)
+	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Syncer{pool: pool, cfg: cfg.withDefaults(), log: log}
+	return &Syncer{pool: pool, cfg: cfg, log: log}, nil
+}
+
+// WithLogger returns a Syncer that logs to log, e.g. with a request id.
+func (s *Syncer) WithLogger(log *slog.Logger) *Syncer {
+	c := *s
+	c.log = log
+	return &c
 }
 
 // SyncFile applies a local snapshot file; the entity comes from its name.
-func (s *Syncer) SyncFile(ctx context.Context, path string) (Run, error) {
+func (s *Syncer) SyncFile(ctx context.Context, path string) (Result, error) {
 	entity, ok := snapshot.EntityFromKey(path)
 	if !ok {
-		return Run{Source: path}, fmt.Errorf("%s: cannot tell the entity from the file name (want patients*.json[.gz] or payments*.json[.gz])", path)
+		return Result{Source: path}, fmt.Errorf("%s: cannot tell the entity from the file name (want patients*.json[.gz] or payments*.json[.gz])", path)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -120,13 +122,17 @@ func (e *skipError) Error() string { return e.reason }
 // sync_runs. A skipped run (duplicate or stale event) returns a nil error.
 // An error wrapping ErrRejected is permanent; any other error is transient
 // (database or S3 trouble) and the same object may be retried.
-func (s *Syncer) Sync(ctx context.Context, obj Object) (Run, error) {
-	run := Run{Entity: obj.Entity, Source: obj.Source, Started: time.Now()}
+func (s *Syncer) Sync(ctx context.Context, obj Object) (Result, error) {
+	res := Result{Entity: obj.Entity, Source: obj.Source, Identity: obj.Identity, Started: time.Now()}
 	log := s.log.With("entity", obj.Entity, "source", obj.Source)
+	ent, err := entityOf(obj.Entity)
+	if err != nil {
+		return res, err
+	}
 
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return run, fmt.Errorf("acquire connection: %w", err)
+		return res, fmt.Errorf("acquire connection: %w", err)
 	}
 	released := false
 	release := func() {
@@ -141,162 +147,53 @@ func (s *Syncer) Sync(ctx context.Context, obj Object) (Run, error) {
 	if !obj.Identity.empty() {
 		last, err := lastApplied(ctx, conn, obj.Source)
 		if err != nil {
-			return run, err
+			return res, err
 		}
 		if reason := skipReason(obj.Identity, last); reason != "" {
-			run.Status, run.Reason = StatusSkipped, reason
-			run.ID, err = s.insertRun(ctx, conn, obj, obj.Identity, StatusSkipped, reason)
-			log.Info("sync skipped", "reason", reason, "run_id", run.ID)
-			return run, err
+			res.Status, res.Reason, res.Finished = StatusSkipped, reason, time.Now()
+			err = insertRun(ctx, conn, &res)
+			log.Info("sync skipped", "reason", reason, "run_id", res.ID)
+			return res, err
 		}
 	}
 
-	run.ID, err = s.insertRun(ctx, conn, obj, obj.Identity, StatusRunning, "")
-	if err != nil {
-		return run, err
+	res.Status = StatusRunning
+	if err := insertRun(ctx, conn, &res); err != nil {
+		return res, err
 	}
-	log = log.With("run_id", run.ID)
+	log = log.With("run_id", res.ID)
 	log.Info("sync started")
 
-	err = s.apply(ctx, conn.Conn(), obj, &run)
-	run.Finished = time.Now()
+	err = s.apply(ctx, conn.Conn(), ent, obj, &res, log)
+	res.Finished = time.Now()
 	var skip *skipError
 	switch {
 	case err == nil:
-		run.Status = StatusSucceeded
-		log.Info("sync succeeded", "received", run.Received, "inserted", run.Inserted, "updated", run.Updated,
-			"deleted", run.Deleted, "restored", run.Restored, "unchanged", run.Unchanged,
-			"duplicates", run.Duplicates, "invalid", run.Invalid, "seconds", run.Finished.Sub(run.Started).Seconds())
-		return run, nil
+		log.Info("sync succeeded", "received", res.Received, "inserted", res.Inserted, "updated", res.Updated,
+			"deleted", res.Deleted, "restored", res.Restored, "unchanged", res.Unchanged,
+			"duplicates", res.Duplicates, "invalid", res.Invalid, "seconds", res.Finished.Sub(res.Started).Seconds())
+		return res, nil
 	case errors.As(err, &skip):
-		run.Status, run.Reason = StatusSkipped, skip.reason
+		res.Status, res.Reason = StatusSkipped, skip.reason
 		log.Info("sync skipped", "reason", skip.reason)
 		err = nil
 	default:
-		run.Status, run.Reason = StatusFailed, err.Error()
-		log.Error("sync failed", "error", err, "permanent", errors.Is(err, ErrRejected))
+		res.Status, res.Reason = StatusFailed, err.Error()
+		// The caller reports the error (the Lambda logs it, the CLI prints it).
+		log.Debug("sync failed", "error", err, "permanent", errors.Is(err, ErrRejected))
 	}
-	// The transaction is gone; record the outcome on its own, even when the
-	// caller's context has expired (pgx closes the connection on cancel, so
-	// take a fresh one).
+	// The transaction rolled back: nothing was written.
+	res.Inserted, res.Updated, res.Deleted, res.Restored, res.Unchanged = 0, 0, 0, 0, 0
+	// Record the outcome on its own, even when the caller's context has
+	// expired (pgx closes the connection on cancel, so take a fresh one).
 	release()
-	if rerr := s.finishRun(context.WithoutCancel(ctx), &run); rerr != nil {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if rerr := updateRun(rctx, s.pool, &res); rerr != nil {
 		log.Error("record sync outcome", "error", rerr)
 		if err == nil {
 			err = rerr
 		}
 	}
-	return run, err
-}
-
-func (s *Syncer) insertRun(ctx context.Context, conn *pgxpool.Conn, obj Object, id Identity, status, reason string) (int64, error) {
-	var runID int64
-	err := conn.QueryRow(ctx, `
-		INSERT INTO sync_runs (entity, source, etag, version_id, sequencer, last_modified, status, error, finished)
-		VALUES ($1, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), $6, $7, nullif($8, ''),
-		        CASE WHEN $7 = 'running' THEN NULL ELSE clock_timestamp() END)
-		RETURNING id`,
-		string(obj.Entity), obj.Source, id.ETag, id.VersionID, id.Sequencer, nullTime(id.LastModified), status, reason,
-	).Scan(&runID)
-	if err != nil {
-		return 0, fmt.Errorf("record sync run: %w", err)
-	}
-	return runID, nil
-}
-
-func (s *Syncer) finishRun(ctx context.Context, run *Run) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_, err := s.pool.Exec(ctx, `
-		UPDATE sync_runs SET status = $2, error = nullif($3, ''), finished = clock_timestamp(),
-		       received = $4, invalid = $5, duplicates = $6, invalid_records = $7
-		WHERE id = $1`,
-		run.ID, run.Status, run.Reason, run.Received, run.Invalid, run.Duplicates, problemsJSON(run.Problems))
-	if err != nil {
-		return fmt.Errorf("record sync outcome: %w", err)
-	}
-	return nil
-}
-
-func problemsJSON(p []snapshot.Problem) any {
-	if len(p) == 0 {
-		return nil
-	}
-	b, _ := json.Marshal(p)
-	return string(b)
-}
-
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
-// lastApplied is the identity of the newest succeeded run of source.
-func lastApplied(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, source string) (*Identity, error) {
-	var etag, version, seq *string
-	var lm *time.Time
-	err := q.QueryRow(ctx, `
-		SELECT etag, version_id, sequencer, last_modified FROM sync_runs
-		WHERE source = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1`, source).Scan(&etag, &version, &seq, &lm)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up last applied snapshot: %w", err)
-	}
-	id := &Identity{ETag: deref(etag), VersionID: deref(version), Sequencer: deref(seq)}
-	if lm != nil {
-		id.LastModified = *lm
-	}
-	return id, nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// skipReason says why an object with identity id must not be applied after
-// last (the newest applied snapshot of the same key), or "" to apply it.
-func skipReason(id Identity, last *Identity) string {
-	if last == nil || id.empty() {
-		return ""
-	}
-	if id.Sequencer != "" && last.Sequencer != "" {
-		switch c := compareSequencers(id.Sequencer, last.Sequencer); {
-		case c < 0:
-			return fmt.Sprintf("stale: event sequencer %s is older than the applied %s", id.Sequencer, last.Sequencer)
-		case c == 0:
-			return "duplicate event: sequencer " + id.Sequencer + " was already applied"
-		}
-	}
-	if id.ETag != "" && unquote(id.ETag) == unquote(last.ETag) && id.VersionID == last.VersionID {
-		return "identical to the last applied snapshot (same ETag and version)"
-	}
-	if id.Sequencer == "" && !id.LastModified.IsZero() && !last.LastModified.IsZero() && id.LastModified.Before(last.LastModified) {
-		return fmt.Sprintf("stale: object last modified %s, before the applied %s",
-			id.LastModified.UTC().Format(time.RFC3339), last.LastModified.UTC().Format(time.RFC3339))
-	}
-	return ""
-}
-
-func unquote(etag string) string { return strings.Trim(etag, `"`) }
-
-// compareSequencers orders two S3 event sequencers of one key: hex strings
-// compared after left-padding the shorter with zeros.
-func compareSequencers(a, b string) int {
-	a, b = strings.ToUpper(a), strings.ToUpper(b)
-	for len(a) < len(b) {
-		a = "0" + a
-	}
-	for len(b) < len(a) {
-		b = "0" + b
-	}
-	return strings.Compare(a, b)
+	return res, err
 }

@@ -15,7 +15,7 @@ const samplePayments = "../../testdata/payments.json"
 
 func TestSampleFilesInEitherOrder(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{})
+	e := newEnv(t)
 	// Payments first: their patients are unknown yet.
 	run := e.syncFile(samplePayments)
 	if run.Inserted != 9 || run.Received != 9 {
@@ -65,7 +65,7 @@ func TestSampleFilesInEitherOrder(t *testing.T) {
 
 func TestUnchangedRowsAreNotWritten(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{})
+	e := newEnv(t)
 	e.syncFile(samplePatients)
 	e.syncFile(samplePayments)
 	beforePts, beforePays := e.patients(), e.payments()
@@ -92,7 +92,7 @@ func TestUnchangedRowsAreNotWritten(t *testing.T) {
 
 func TestUpdateDeleteRestore(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{})
+	e := newEnv(t)
 	v1 := `[{"firstName":"Rick","lastName":"Deckard","dateOfBirth":"2094-02-01","externalId":"5"},
 	        {"firstName":"Pris","lastName":"Stratton","middleName":"Q","dateOfBirth":"2093-12-20","externalId":"4"},
 	        {"firstName":"Roy","lastName":"Batty","dateOfBirth":"2093-01-08","externalId":"2"}]`
@@ -140,7 +140,7 @@ func TestUpdateDeleteRestore(t *testing.T) {
 
 func TestDuplicatesLastOccurrenceWins(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{})
+	e := newEnv(t)
 	run := e.sync("payments.json", `[
 		{"amount": 1.00, "patientId": "1", "externalId": "9"},
 		{"amount": 2.00, "patientId": "1", "externalId": "8"},
@@ -161,7 +161,7 @@ func TestDuplicatesLastOccurrenceWins(t *testing.T) {
 
 func TestInvalidRecordsAreSkippedAndKept(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{MaxInvalidShare: 1})
+	e := newEnv(t, func(c *syncer.Config) { c.MaxInvalidShare = 1 })
 	e.sync("patients.json", `[
 		{"firstName":"A","lastName":"A","dateOfBirth":"2000-01-01","externalId":"1"},
 		{"firstName":"B","lastName":"B","dateOfBirth":"2000-01-02","externalId":"2"},
@@ -198,7 +198,7 @@ func TestInvalidRecordsAreSkippedAndKept(t *testing.T) {
 
 func TestTooManyInvalidRecordsRejectsTheSnapshot(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{}) // default: at most 1% invalid
+	e := newEnv(t) // default: at most 1% invalid
 	e.syncFile(samplePayments)
 	before := e.payments()
 	path := e.file("payments.json", `[{"amount": 12.345, "patientId": "1", "externalId": "501"},{"amount": 1, "patientId": "1", "externalId": "777"}]`)
@@ -219,7 +219,7 @@ func TestTooManyInvalidRecordsRejectsTheSnapshot(t *testing.T) {
 
 func TestMalformedFilesChangeNothing(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{AllowMassDelete: true})
+	e := newEnv(t, func(c *syncer.Config) { c.AllowMassDelete = true })
 	e.syncFile(samplePayments)
 	before := e.payments()
 	sample := readFile(t, samplePayments)
@@ -251,7 +251,7 @@ func TestMalformedFilesChangeNothing(t *testing.T) {
 
 func TestMassDeletionGuard(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{})
+	e := newEnv(t)
 	var b strings.Builder
 	b.WriteString("[")
 	for i := range 30 {
@@ -278,14 +278,14 @@ func TestMassDeletionGuard(t *testing.T) {
 		t.Fatal("a guarded snapshot changed payments")
 	}
 	// Deleting fewer than the minimum (10) passes whatever the share.
-	small := newEnv(t, syncer.Config{})
+	small := newEnv(t)
 	small.syncFile(samplePayments)
 	run := small.sync("payments.json", "[]")
 	if run.Deleted != 9 {
 		t.Fatalf("small delete run = %+v", run)
 	}
 	// The override applies it.
-	over := syncer.New(e.pool, syncer.Config{AllowMassDelete: true}, quiet)
+	over := newSyncer(t, e.pool, func(c *syncer.Config) { c.AllowMassDelete = true })
 	run, err := over.SyncFile(context.Background(), e.file("payments.json", "[]"))
 	if err != nil || run.Deleted != 30 {
 		t.Fatalf("override: %+v %v", run, err)
@@ -295,7 +295,7 @@ func TestMassDeletionGuard(t *testing.T) {
 
 func TestTotalsFollowEveryPaymentChange(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, syncer.Config{MinDeletes: 100})
+	e := newEnv(t, func(c *syncer.Config) { c.MinDeletes = 100 })
 	e.syncFile(samplePatients)
 	steps := []string{
 		readFile(t, samplePayments),

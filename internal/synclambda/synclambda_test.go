@@ -15,16 +15,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/patientsync/patientsync/internal/s3source"
 	"github.com/patientsync/patientsync/internal/synclambda"
-	"github.com/patientsync/patientsync/internal/testdb"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 const bucket = "patientsync-snapshots"
@@ -41,30 +37,18 @@ type fixture struct {
 // and wraps the real handler the way lambda.Start does.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool, _ := testdb.Pool(t)
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(srv.Close)
-	client := s3.New(s3.Options{
-		BaseEndpoint: aws.String(srv.URL),
-		UsePathStyle: true,
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
-	ctx := context.Background()
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+	pool, _ := testutil.DBPool(t)
+	client, srv := testutil.S3(t, bucket, nil)
+	h, err := synclambda.New(pool, s3source.New(client), synclambda.DefaultSettings(), slog.New(slog.DiscardHandler))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
-		t.Fatal(err)
-	}
-	settings := synclambda.Settings{}
-	h := synclambda.New(pool, s3source.New(client), settings, slog.New(slog.DiscardHandler))
 	return &fixture{t: t, pool: pool, client: client, server: srv, handler: lambda.NewHandler(h.Handle)}
 }
 
-// put uploads content under the key of each record of the sample event and
-// points the event at the stored version, as S3 would.
+// event uploads content under the key of each record of the sample event
+// name and returns the event pointing at the stored versions, as S3 would
+// send it.
 func (f *fixture) event(name string, content func(key string) []byte) []byte {
 	f.t.Helper()
 	raw, err := os.ReadFile("../../events/" + name)

@@ -33,11 +33,6 @@ type Config struct {
 	OnFailure func(Failure)
 }
 
-// DefaultConfig is Lambda's retry policy with a local delay.
-func DefaultConfig(function string) Config {
-	return Config{Function: function, MaxRetries: 2, RetryDelay: time.Second}
-}
-
 // Failure is an event that was not delivered.
 type Failure struct {
 	Payload  []byte

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -312,12 +311,11 @@ func (f *Function) Stop() {
 		if f.cmd.Process == nil {
 			return
 		}
-		pid := f.cmd.Process.Pid
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		_ = terminate(f.cmd.Process)
 		select {
 		case <-f.done:
 		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = kill(f.cmd.Process)
 			<-f.done
 		}
 		f.client.CloseIdleConnections()

@@ -1,3 +1,5 @@
+//go:build unix
+
 package rie_test
 
 import (
@@ -13,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patientsync/patientsync/internal/localaws/lambdatest"
 	"github.com/patientsync/patientsync/internal/localaws/rie"
 	"github.com/patientsync/patientsync/internal/testutil"
 )
@@ -29,8 +30,8 @@ type echoReply struct {
 
 func startEcho(t *testing.T, timeout time.Duration) (*rie.Function, *testutil.LogBuffer) {
 	t.Helper()
-	bin := lambdatest.RIE(t)
-	bootstrap := lambdatest.Build(t, "./internal/localaws/rie/testdata/echofn", filepath.Join(t.TempDir(), "echo"))
+	bin := testutil.RIE(t)
+	bootstrap := testutil.BuildFunction(t, "./internal/localaws/rie/testdata/echofn", filepath.Join(t.TempDir(), "echo"))
 	// Relative paths, as `patientsync up` gets them from its flags.
 	wd, _ := os.Getwd()
 	relRIE, err := filepath.Rel(wd, bin)
@@ -194,7 +195,7 @@ func TestStartErrors(t *testing.T) {
 
 func TestMakefilePinsTheSameVersion(t *testing.T) {
 	t.Parallel()
-	mk, err := os.ReadFile(filepath.Join(lambdatest.RepoRoot(t), "Makefile"))
+	mk, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "Makefile"))
 	if err != nil {
 		t.Fatal(err)
 	}

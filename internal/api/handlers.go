@@ -1,49 +1,9 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"time"
 )
-
-// Page is the one envelope of both list endpoints. The handler streams it
-// (appendPageHead, items, appendPageTail) instead of building it; tests
-// decode responses into it.
-type Page[T any] struct {
-	Items []T `json:"items"`
-	Limit int `json:"limit"`
-	// NextCursor and Next (the path and query of the next page, also sent as
-	// a Link header) are null on the last page.
-	NextCursor *string `json:"nextCursor"`
-	Next       *string `json:"next"`
-}
-
-// Patient is one item of GET /patients.
-type Patient struct {
-	ID          int64   `json:"id"`
-	ExternalID  string  `json:"externalId"`
-	FirstName   string  `json:"firstName"`
-	LastName    string  `json:"lastName"`
-	MiddleName  *string `json:"middleName"`
-	DateOfBirth string  `json:"dateOfBirth"`
-	// Money is the database's numeric rendered as text: exact, never a float.
-	PaymentsTotal json.Number `json:"paymentsTotal"`
-	PaymentsCount int64       `json:"paymentsCount"`
-	Created       time.Time   `json:"created"`
-	Updated       time.Time   `json:"updated"`
-}
-
-// Payment is one item of GET /payments.
-type Payment struct {
-	ID                int64       `json:"id"`
-	ExternalID        string      `json:"externalId"`
-	Amount            json.Number `json:"amount"`
-	PatientID         *int64      `json:"patientId"` // null while the patient is unknown
-	PatientExternalID string      `json:"patientExternalId"`
-	Created           time.Time   `json:"created"`
-	Updated           time.Time   `json:"updated"`
-}
 
 // response is a route's answer: the encoded body and the next link.
 type response struct {
@@ -63,10 +23,10 @@ func (h *Handler) patients(r *http.Request, b []byte) (response, error) {
 	var lastID int64
 	var lastTotal []byte // row values are only valid during emit
 	b = appendPageHead(b)
-	err = h.store.patients(r.Context(), p, func(x *Patient) {
+	err = h.store.patients(r.Context(), p, func(x *patientRow) {
 		if pg.add(p.limit) {
 			b = appendPatient(pg.sep(b), x)
-			lastID, lastTotal = x.ID, append(lastTotal[:0], x.PaymentsTotal...)
+			lastID, lastTotal = x.id, append(lastTotal[:0], x.total...)
 		}
 	})
 	if err != nil {
@@ -85,10 +45,10 @@ func (h *Handler) payments(r *http.Request, b []byte) (response, error) {
 	var pg pager
 	var last paymentKey
 	b = appendPageHead(b)
-	err = h.store.payments(r.Context(), p, func(x *Payment) {
+	err = h.store.payments(r.Context(), p, func(x *paymentRow) {
 		if pg.add(p.limit) {
 			b = appendPayment(pg.sep(b), x)
-			last = paymentKey{ID: x.ID}
+			last = paymentKey{ID: x.id}
 		}
 	})
 	if err != nil {

@@ -1,12 +1,11 @@
-// Package testutil holds small helpers shared by tests across packages.
+// Package testutil holds what tests across packages share: a database per
+// test, the repository's layout, Lambda binaries and the runtime interface
+// emulator, and a log buffer. Only tests import it.
 package testutil
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"sync"
-	"testing"
 )
 
 // LogBuffer collects output written from several goroutines (loggers,
@@ -33,23 +32,4 @@ func (l *LogBuffer) Bytes() []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return bytes.Clone(l.b.Bytes())
-}
-
-// RepoRoot is the directory holding go.mod, above the test's working directory.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }

@@ -1,8 +1,8 @@
-// Package gen writes synthetic snapshots of any size, deterministically from
+// Package snapgen writes synthetic snapshots of any size, deterministically from
 // a seed, with an optional drift that changes, deletes and adds a share of
 // the records: the same seed with and without drift gives a base snapshot
 // and its successor.
-package gen
+package snapgen
 
 import (
 	"bufio"

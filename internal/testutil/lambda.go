@@ -1,7 +1,4 @@
-// Package lambdatest builds what tests of the local stack run: function
-// binaries (as bootstrap files, the way the Makefile builds them) and the
-// pinned Lambda runtime interface emulator.
-package lambdatest
+package testutil
 
 import (
 	"context"
@@ -12,19 +9,7 @@ import (
 	"testing"
 
 	"github.com/patientsync/patientsync/internal/localaws/rie"
-	"github.com/patientsync/patientsync/internal/testutil"
 )
-
-// RepoRoot is the directory holding go.mod.
-func RepoRoot(t testing.TB) string { return testutil.RepoRoot(t) }
-
-// GoTool is the go command of the toolchain running the tests.
-func GoTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
 
 // RIE returns an aws-lambda-rie of the pinned version: bin/aws-lambda-rie
 // when `make rie` built it, otherwise one installed from the Go module proxy
@@ -38,19 +23,19 @@ func RIE(t testing.TB) string {
 		if v, err := rie.BinaryVersion(p); err == nil && v == rie.Version {
 			return p
 		}
-		t.Logf("lambdatest: %s is not %s; installing the pinned version", p, rie.Version)
+		t.Logf("testutil: %s is not %s; installing the pinned version", p, rie.Version)
 	}
 	p, err := rie.Install(context.Background(), GoTool(), t.TempDir())
 	if err != nil {
-		t.Fatalf("lambdatest: %v", err)
+		t.Fatalf("testutil: %v", err)
 	}
 	return p
 }
 
-// Build compiles the main package pkg (relative to the repository root, e.g.
-// "./functions/sync") into dir/bootstrap for this machine, with the flags
-// the Makefile uses for Lambda builds.
-func Build(t testing.TB, pkg, dir string) string {
+// BuildFunction compiles the main package pkg (relative to the repository
+// root, e.g. "./functions/sync") into dir/bootstrap for this machine, with
+// the flags the Makefile uses for Lambda builds.
+func BuildFunction(t testing.TB, pkg, dir string) string {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -60,12 +45,7 @@ func Build(t testing.TB, pkg, dir string) string {
 	cmd.Dir = RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("lambdatest: go build %s: %v\n%s", pkg, err, b)
+		t.Fatalf("testutil: go build %s: %v\n%s", pkg, err, b)
 	}
 	return out
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
 }

@@ -1,0 +1,59 @@
+package syncer
+
+import (
+	"fmt"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
+)
+
+// entity is everything the sync does differently for one kind of snapshot:
+// its staging columns and the SQL of each merge step, written out whole
+// (no fragments spliced together), so that what runs can be read here.
+//
+// The merge reads two temporary tables: "stage", the snapshot (ord,
+// external_id, valid, then the entity's columns), and "changes", only what
+// differs from the target (action i(nsert), u(pdate), r(estore), d(elete)).
+type entity struct {
+	name snapshot.Entity
+	lock int32 // advisory lock key, serializing syncs of this entity
+
+	// stageDDL declares, and stageColumns names, the columns after the
+	// common prefix; stageValues appends a valid record's values for them.
+	stageDDL     string
+	stageColumns []string
+	stageValues  func(dst []any, r *snapshot.Record) []any
+
+	isEmpty   string // one boolean: the target table has no rows
+	countLive string // one count: live rows of the target table
+
+	// diff selects the rows of changes from stage FULL JOIN the target.
+	diff string
+	// insert, update and delete apply changes; firstLoad inserts every
+	// valid staged row into an empty target instead of diffing.
+	insert, update, delete, firstLoad string
+
+	// after and afterFirstLoad run once the rows are written: links and
+	// totals that depend on the other entity's table.
+	after, afterFirstLoad []step
+}
+
+// step is one statement of a merge, named for logs and errors.
+type step struct {
+	name string
+	sql  string
+	// ifInserted skips the step when the merge inserted no row.
+	ifInserted bool
+}
+
+var entities = map[snapshot.Entity]*entity{
+	snapshot.Patients: &patients,
+	snapshot.Payments: &payments,
+}
+
+func entityOf(e snapshot.Entity) (*entity, error) {
+	ent, ok := entities[e]
+	if !ok {
+		return nil, fmt.Errorf("unknown entity %q", e)
+	}
+	return ent, nil
+}

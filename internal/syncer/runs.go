@@ -1,0 +1,97 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
+)
+
+// Everything that writes sync_runs is here. A run's row is inserted when the
+// attempt starts (or directly as skipped), and updated with its outcome:
+// inside the sync's transaction on success, so that the data and the record
+// of having applied it commit together, and on its own after a failure.
+
+// runColumns are the sync_runs columns a Result fills, in runValues' order.
+var runColumns = []string{
+	"entity", "source", "etag", "version_id", "sequencer", "last_modified", "status", "error",
+	"received", "inserted", "updated", "deleted", "restored", "unchanged", "duplicates", "invalid", "invalid_records",
+}
+
+// runValues are r's values for runColumns.
+func runValues(r *Result) []any {
+	return []any{
+		string(r.Entity), r.Source, nullString(r.Identity.ETag), nullString(r.Identity.VersionID),
+		nullString(r.Identity.Sequencer), nullTime(r.Identity.LastModified), r.Status, nullString(r.Reason),
+		r.Received, r.Inserted, r.Updated, r.Deleted, r.Restored, r.Unchanged, r.Duplicates, r.Invalid,
+		invalidRecordsJSON(r.InvalidRecords),
+	}
+}
+
+// finishedSQL stamps the end of a run whose status ($7) is final.
+const finishedSQL = "CASE WHEN $7 = 'running' THEN NULL ELSE clock_timestamp() END"
+
+var (
+	// INSERT INTO sync_runs (entity, ..., finished) VALUES ($1, ..., CASE ...) RETURNING id
+	insertRunSQL = "INSERT INTO sync_runs (" + strings.Join(runColumns, ", ") + ", finished) VALUES (" +
+		placeholders(1, len(runColumns)) + ", " + finishedSQL + ") RETURNING id"
+	// UPDATE sync_runs SET (entity, ..., finished) = ($1, ..., CASE ...) WHERE id = $18
+	updateRunSQL = "UPDATE sync_runs SET (" + strings.Join(runColumns, ", ") + ", finished) = (" +
+		placeholders(1, len(runColumns)) + ", " + finishedSQL + ") WHERE id = $" + strconv.Itoa(len(runColumns)+1)
+)
+
+func placeholders(from, n int) string {
+	p := make([]string, n)
+	for i := range p {
+		p[i] = "$" + strconv.Itoa(from+i)
+	}
+	return strings.Join(p, ", ")
+}
+
+type execer interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}
+
+// insertRun records a new attempt and sets r.ID.
+func insertRun(ctx context.Context, q queryRower, r *Result) error {
+	if err := q.QueryRow(ctx, insertRunSQL, runValues(r)...).Scan(&r.ID); err != nil {
+		return fmt.Errorf("record sync run: %w", err)
+	}
+	return nil
+}
+
+// updateRun records r's outcome in its row.
+func updateRun(ctx context.Context, q execer, r *Result) error {
+	if _, err := q.Exec(ctx, updateRunSQL, append(runValues(r), r.ID)...); err != nil {
+		return fmt.Errorf("record sync outcome: %w", err)
+	}
+	return nil
+}
+
+func invalidRecordsJSON(p []snapshot.InvalidRecord) any {
+	if len(p) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(p)
+	return string(b)
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}

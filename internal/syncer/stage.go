@@ -1,0 +1,126 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
+)
+
+// merger holds one sync's transaction state.
+type merger struct {
+	tx   pgx.Tx
+	ent  *entity
+	res  *Result
+	cfg  Config
+	log  *slog.Logger
+	dups *dupFilter
+}
+
+// Every staging table starts with these columns; the entity's own follow.
+// Invalid records are staged too (valid = false) when they carry an
+// externalId, so that their existing rows are neither updated nor deleted.
+var stagePrefix = []string{"ord", "external_id", "valid"}
+
+const stagePrefixDDL = `ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, valid boolean NOT NULL`
+
+// copySource feeds decoded records to COPY.
+type copySource struct {
+	dec  *snapshot.Decoder
+	ent  *entity
+	res  *Result
+	max  int // invalid records kept
+	dups *dupFilter
+	rec  snapshot.Record
+	vals []any
+	err  error
+}
+
+func (c *copySource) Next() bool {
+	for {
+		err := c.dec.Next(&c.rec)
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if err != nil {
+			c.err = err
+			return false
+		}
+		if c.rec.Invalid != nil {
+			c.res.Invalid++
+			if len(c.res.InvalidRecords) < c.max {
+				c.res.InvalidRecords = append(c.res.InvalidRecords, *c.rec.Invalid)
+			}
+			if c.rec.ExternalID == "" {
+				continue
+			}
+		}
+		c.dups.add(c.rec.ExternalID)
+		return true
+	}
+}
+
+func (c *copySource) Values() ([]any, error) {
+	r := &c.rec
+	valid := r.Invalid == nil
+	c.vals = append(c.vals[:0], r.Index, r.ExternalID, valid)
+	if !valid {
+		for range c.ent.stageColumns {
+			c.vals = append(c.vals, nil)
+		}
+		return c.vals, nil
+	}
+	return c.ent.stageValues(c.vals, r), nil
+}
+
+func (c *copySource) Err() error { return c.err }
+
+// stage streams the snapshot into a temporary table. Nothing but the
+// decoder's window and COPY's buffer is held in memory.
+func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker) error {
+	ddl := "CREATE TEMP TABLE stage (" + stagePrefixDDL + ", " + m.ent.stageDDL + ") ON COMMIT DROP"
+	if _, err := m.tx.Exec(ctx, ddl); err != nil {
+		return fmt.Errorf("create staging table: %w", err)
+	}
+	dec := snapshot.NewDecoder(r, m.ent.name)
+	m.dups = newDupFilter()
+	src := &copySource{dec: dec, ent: m.ent, res: m.res, max: m.cfg.MaxInvalidRecords, dups: m.dups}
+	start := time.Now()
+	columns := append(append([]string{}, stagePrefix...), m.ent.stageColumns...)
+	_, err := m.tx.CopyFrom(ctx, pgx.Identifier{"stage"}, columns, src)
+	m.res.Received = dec.Received()
+	m.log.Debug("sync step", "step", "copy into staging", "rows", m.res.Received, "bytes", dec.Offset(), "seconds", time.Since(start).Seconds())
+	if tracker.err != nil {
+		return fmt.Errorf("read snapshot: %w", tracker.err)
+	}
+	if src.err != nil {
+		err = src.err // COPY reports it only as the server's message
+	}
+	if errors.Is(err, snapshot.ErrMalformed) {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	if err != nil {
+		return fmt.Errorf("copy into staging: %w", err)
+	}
+	return m.guardInvalid()
+}
+
+// guardInvalid rejects a snapshot with too large a share of invalid records.
+func (m *merger) guardInvalid() error {
+	share := m.cfg.MaxInvalidShare
+	if m.res.Invalid > 0 && float64(m.res.Invalid) > share*float64(m.res.Received) {
+		first := ""
+		if len(m.res.InvalidRecords) > 0 {
+			first = "; first: " + m.res.InvalidRecords[0].Error()
+		}
+		return fmt.Errorf("%w: %d of %d records are invalid, more than the allowed %.4g%%%s",
+			ErrRejected, m.res.Invalid, m.res.Received, share*100, first)
+	}
+	return nil
+}
