@@ -1,6 +1,7 @@
 // Package samtemplate reads an AWS SAM / CloudFormation template for the
-// tests that hold template.yaml to this project's invariants; no binary
-// uses it. The YAML short forms of the intrinsic functions (!Ref, !Sub,
+// tests that hold template.yaml to this project's own invariants (cfn-lint
+// and the SAM translator check the rest: scripts/lint-template.sh); only
+// tests use it. The YAML short forms of the intrinsic functions (!Ref, !Sub,
 // !GetAtt, !If, ...) are turned into their JSON long forms ({"Ref": x},
 // {"Fn::Sub": s}, ...), so code that inspects a template sees one shape
 // whichever way it was written.
@@ -11,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -29,14 +29,10 @@ const (
 // Template is a parsed template. Values are map[string]any, []any, string,
 // int, float64, bool or nil, with intrinsics in long form.
 type Template struct {
-	Transform  []string
 	Parameters map[string]map[string]any
-	Conditions map[string]any
 	Globals    map[string]any
 	Resources  map[string]Resource
 	Outputs    map[string]map[string]any
-	// Raw is the whole document.
-	Raw map[string]any
 }
 
 // Resource is one entry of Resources.
@@ -76,24 +72,10 @@ func Parse(data []byte) (*Template, error) {
 		return nil, errors.New("template is not a mapping")
 	}
 	t := &Template{
-		Raw:        raw,
 		Parameters: map[string]map[string]any{},
-		Conditions: asMap(raw["Conditions"]),
 		Globals:    asMap(raw["Globals"]),
 		Resources:  map[string]Resource{},
 		Outputs:    map[string]map[string]any{},
-	}
-	switch tr := raw["Transform"].(type) {
-	case string:
-		t.Transform = []string{tr}
-	case []any:
-		for _, x := range tr {
-			s, ok := x.(string)
-			if !ok {
-				return nil, fmt.Errorf("Transform: %v is not a string", x)
-			}
-			t.Transform = append(t.Transform, s)
-		}
 	}
 	for id, p := range asMap(raw["Parameters"]) {
 		t.Parameters[id] = asMap(p)
@@ -207,72 +189,6 @@ func GetString(v any, path ...string) string {
 	x, _ := Get(v, path...)
 	s, _ := x.(string)
 	return s
-}
-
-// Reference is one use of a logical id or parameter inside a value.
-type Reference struct {
-	Kind   string // "Ref", "GetAtt" or "Sub"
-	Target string // logical id or parameter name (attribute stripped)
-}
-
-var subVar = regexp.MustCompile(`\$\{([^}]+)\}`)
-
-// References lists every Ref, Fn::GetAtt and Fn::Sub variable in v.
-func References(v any) []Reference {
-	var out []Reference
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			if IsIntrinsic(x) {
-				if s, ok := x["Ref"].(string); ok {
-					out = append(out, Reference{"Ref", s})
-					return
-				}
-				if ga, ok := x["Fn::GetAtt"]; ok {
-					if l, ok := ga.([]any); ok && len(l) > 0 {
-						if s, ok := l[0].(string); ok {
-							out = append(out, Reference{"GetAtt", s})
-						}
-						walk(l[1:])
-					}
-					return
-				}
-				if sub, ok := x["Fn::Sub"]; ok {
-					str, vars := sub, map[string]any(nil)
-					if l, ok := sub.([]any); ok && len(l) == 2 {
-						str, vars = l[0], asMap(l[1])
-					}
-					if s, ok := str.(string); ok {
-						for _, m := range subVar.FindAllStringSubmatch(s, -1) {
-							name := m[1]
-							if strings.HasPrefix(name, "!") {
-								continue // ${!Literal}
-							}
-							if _, ok := vars[name]; ok {
-								continue
-							}
-							name, _, _ = strings.Cut(name, ".")
-							out = append(out, Reference{"Sub", name})
-						}
-					}
-					for _, vv := range vars {
-						walk(vv)
-					}
-					return
-				}
-			}
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return out
 }
 
 // SubString returns the template string of an Fn::Sub value (either form).

@@ -2,7 +2,6 @@ package samtemplate_test
 
 import (
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
@@ -69,36 +68,6 @@ func TestParseRejects(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
 			}
 		})
-	}
-}
-
-func TestReferences(t *testing.T) {
-	t.Parallel()
-	tpl, err := samtemplate.Parse([]byte(`
-Resources:
-  R:
-    Type: X
-    Properties:
-      A: !Ref Param
-      B: !GetAtt Queue.Arn
-      C: !Sub "${Bucket.Arn}/${!Literal}-${AWS::Region}-${Local}"
-      D: !Sub ["${Local}", {Local: !Ref Other}]
-      E: [!If [Cond, !Ref Yes, !Ref AWS::NoValue]]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, r := range samtemplate.References(tpl.Resources["R"].Properties) {
-		got = append(got, r.Kind+":"+r.Target)
-	}
-	sort.Strings(got)
-	want := []string{
-		"GetAtt:Queue", "Ref:AWS::NoValue", "Ref:Other", "Ref:Param", "Ref:Yes",
-		"Sub:AWS::Region", "Sub:Bucket", "Sub:Local",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v\nwant %v", got, want)
 	}
 }
 
