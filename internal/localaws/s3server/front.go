@@ -20,11 +20,17 @@ func (s *Server) front(next http.Handler) http.Handler {
 		case bucket == "":
 			next.ServeHTTP(w, r)
 		case key == "":
+			if r.Method == http.MethodGet && isListing(q) {
+				s.serveList(next, w, r, bucket)
+				return
+			}
 			next.ServeHTTP(w, r)
 		case r.Method == http.MethodPut && copySource && q.Has("uploadId"):
 			s.serveCopyPart(next, w, r, bucket, key)
 		case r.Method == http.MethodPut && copySource && !hasSubresource(q):
 			s.serveCopy(w, r, bucket, key)
+		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && !hasSubresource(q, "versionId"):
+			s.serveRead(next, w, r, bucket, key)
 		default:
 			s.serveWrite(next, w, r, bucket, key)
 		}
@@ -45,6 +51,17 @@ func hasSubresource(q map[string][]string, except ...string) bool {
 		}
 	}
 	return false
+}
+
+// isListing tells a ListObjects(V2) or ListObjectVersions request from the
+// other GETs on a bucket.
+func isListing(q map[string][]string) bool {
+	for _, p := range []string{"location", "uploads", "versioning", "tagging", "acl", "policy", "cors", "lifecycle", "notification", "encryption", "website", "logging", "replication", "ownershipControls", "object-lock", "accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering", "publicAccessBlock", "policyStatus"} {
+		if _, ok := q[p]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // statusWriter records the status of a response it passes through.

@@ -1,10 +1,14 @@
 package s3server
 
-import "net/http"
+import (
+	"encoding/xml"
+	"net/http"
+	"strings"
+)
 
 // serveWrite passes a request to gofakes3 and, when it created an object
-// version (PUT, CompleteMultipartUpload), sends its event.
-// Copies are served by serveCopy.
+// version (PUT, CompleteMultipartUpload), records the version's multipart
+// ETag and sends its event. Copies are served by serveCopy.
 func (s *Server) serveWrite(next http.Handler, w http.ResponseWriter, r *http.Request, bucket, key string) {
 	q := r.URL.Query()
 	uploadID := q.Get("uploadId")
@@ -20,7 +24,12 @@ func (s *Server) serveWrite(next http.Handler, w http.ResponseWriter, r *http.Re
 		b := newBuffered()
 		next.ServeHTTP(b, r)
 		if b.ok() {
-			s.created("ObjectCreated:CompleteMultipartUpload", bucket, key, b.header, r, versionExtra{})
+			// gofakes3 computes S3's multipart ETag here, and only here.
+			var res struct{ ETag string }
+			_ = xml.Unmarshal(b.body.Bytes(), &res)
+			s.created("ObjectCreated:CompleteMultipartUpload", bucket, key, b.header, r, versionExtra{
+				etag: strings.Trim(res.ETag, `"`),
+			})
 		}
 		b.sendTo(w, b.body.Bytes())
 
