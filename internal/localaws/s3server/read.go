@@ -54,8 +54,21 @@ func (o *objectWriter) Write(p []byte) (int, error) {
 	return o.ResponseWriter.Write(p)
 }
 
-// objectHeaders puts the version's multipart ETag into gofakes3's
-// object headers.
+// keptHeaders are the x-amz-* headers S3 sends with an object. gofakes3
+// also stores every x-amz-* header of the upload request (x-amz-date,
+// x-amz-checksum-*, ...) and sends them back, carried over to later
+// versions: a stale x-amz-checksum-crc32 fails boto3's validation.
+var keptHeaders = map[string]bool{
+	"x-amz-version-id": true, "x-amz-delete-marker": true, "x-amz-request-id": true, "x-amz-id-2": true,
+	"x-amz-tagging-count": true, "x-amz-website-redirect-location": true, "x-amz-storage-class": true,
+	"x-amz-server-side-encryption": true, "x-amz-restore": true, "x-amz-expiration": true,
+	"x-amz-object-lock-mode": true, "x-amz-object-lock-retain-until-date": true, "x-amz-object-lock-legal-hold": true,
+}
+
+// objectHeaders makes gofakes3's object headers S3's: the version's
+// multipart ETag, lowercase user metadata names (Go
+// canonicalizes X-Amz-Meta-Clinic; S3 sends x-amz-meta-clinic, and
+// clients keep the case they get), no version id in an unversioned bucket.
 func (s *Server) objectHeaders(h http.Header, bucket, key string) {
 	served := strings.Trim(h.Get("ETag"), `"`)
 	if obj, err := s.head(bucket, key, h.Get("x-amz-version-id")); err == nil && hex.EncodeToString(obj.Hash) == served {
@@ -65,5 +78,18 @@ func (s *Server) objectHeaders(h http.Header, bucket, key string) {
 			h.Set("ETag", `"`+x.etag+`"`)
 		}
 		s.mu.Unlock()
+	}
+	if !s.versioned(bucket) {
+		h.Del("x-amz-version-id")
+	}
+	for k, v := range h {
+		lower := strings.ToLower(k)
+		switch {
+		case strings.HasPrefix(lower, "x-amz-meta-"):
+			delete(h, k)
+			h[lower] = v
+		case strings.HasPrefix(lower, "x-amz-") && !keptHeaders[lower]:
+			delete(h, k)
+		}
 	}
 }
