@@ -6,11 +6,23 @@ import (
 	"strings"
 )
 
-// serveRead is GetObject and HeadObject: gofakes3's response is rewritten
-// as S3's.
+// serveRead is GetObject and HeadObject: conditions are evaluated here
+// against S3's ETag, and gofakes3's response is rewritten as S3's.
 func (s *Server) serveRead(next http.Handler, w http.ResponseWriter, r *http.Request, bucket, key string) {
 	version := versionParam(r.URL.Query())
 	fwd := r.Clone(r.Context())
+	if obj, err := s.head(bucket, key, version); err == nil {
+		if s.preconditions(w, r, bucket, key, obj) {
+			return
+		}
+		// gofakes3 compares If-None-Match with the MD5 only.
+		for _, h := range []string{"If-Match", "If-None-Match", "If-Unmodified-Since"} {
+			fwd.Header.Del(h)
+		}
+		if r.Header.Get("If-None-Match") != "" {
+			fwd.Header.Del("If-Modified-Since") // ignored then, as HTTP says
+		}
+	}
 	if r.Method == http.MethodHead && version != "" {
 		// gofakes3's HEAD ignores versionId; its GET does not, and the
 		// body is dropped below.
