@@ -72,7 +72,7 @@ func (s *Server) readSource(src copySource) (*gofakes3.Object, []byte, error) {
 // serveCopy is CopyObject. gofakes3's copies the latest version whatever
 // the versionId, answers with the source's version id, and merges the
 // source's metadata into a REPLACE; this one copies as S3 does, with
-// x-amz-metadata-directive.
+// x-amz-metadata-directive and x-amz-tagging-directive.
 func (s *Server) serveCopy(w http.ResponseWriter, r *http.Request, bucket, key string) {
 	src, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
 	if err != nil {
@@ -88,11 +88,21 @@ func (s *Server) serveCopy(w http.ResponseWriter, r *http.Request, bucket, key s
 		return
 	}
 	metaDirective := strings.ToUpper(r.Header.Get("X-Amz-Metadata-Directive"))
-	if d := metaDirective; d != "" && d != "COPY" && d != "REPLACE" {
-		s.writeError(w, r, invalidArgument("Unknown x-amz-metadata-directive", "x-amz-metadata-directive", d))
-		return
+	tagDirective := strings.ToUpper(r.Header.Get("X-Amz-Tagging-Directive"))
+	for name, d := range map[string]string{"x-amz-metadata-directive": metaDirective, "x-amz-tagging-directive": tagDirective} {
+		if d != "" && d != "COPY" && d != "REPLACE" {
+			s.writeError(w, r, invalidArgument("Unknown "+name, name, d))
+			return
+		}
 	}
-	if src.bucket == bucket && src.key == key && metaDirective != "REPLACE" {
+	var newTags []tag
+	if tagDirective == "REPLACE" {
+		if newTags, err = parseTaggingHeader(r.Header.Get("X-Amz-Tagging")); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if src.bucket == bucket && src.key == key && metaDirective != "REPLACE" && tagDirective != "REPLACE" {
 		s.writeError(w, r, newError(http.StatusBadRequest, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."))
 		return
 	}
@@ -118,6 +128,13 @@ func (s *Server) serveCopy(w http.ResponseWriter, r *http.Request, bucket, key s
 	}
 	now := s.cfg.Now()
 	meta["Last-Modified"] = now.UTC().Format(http.TimeFormat)
+	if tagDirective != "REPLACE" {
+		s.mu.Lock()
+		if x := s.extras[versionRef{src.bucket, src.key, string(obj.VersionID)}]; x != nil {
+			newTags = x.tags
+		}
+		s.mu.Unlock()
+	}
 
 	res, err := s.backend.PutObject(bucket, key, meta, bytes.NewReader(data), int64(len(data)), nil)
 	if err != nil {
@@ -134,7 +151,7 @@ func (s *Server) serveCopy(w http.ResponseWriter, r *http.Request, bucket, key s
 	// A copy in one request has the content's MD5 as ETag, even from a
 	// multipart source.
 	s.writeXML(w, http.StatusOK, copyResult("CopyObjectResult", hex.EncodeToString(obj.Hash), now))
-	s.created("ObjectCreated:Copy", bucket, key, w.Header(), r, versionExtra{})
+	s.created("ObjectCreated:Copy", bucket, key, w.Header(), r, versionExtra{tags: newTags})
 }
 
 // storedHeader tells the request headers S3 keeps with an object: user

@@ -25,6 +25,8 @@ func (s *Server) front(next http.Handler) http.Handler {
 				return
 			}
 			next.ServeHTTP(w, r)
+		case q.Has("tagging"):
+			s.serveTagging(w, r, bucket, key)
 		case r.Method == http.MethodPut && copySource && q.Has("uploadId"):
 			s.serveCopyPart(next, w, r, bucket, key)
 		case r.Method == http.MethodPut && copySource && !hasSubresource(q):

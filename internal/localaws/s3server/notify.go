@@ -22,7 +22,7 @@ func (s *Server) created(name, bucket, key string, h http.Header, r *http.Reques
 		s.log.Error("s3: object vanished after its write", "bucket", bucket, "key", key, "error", err)
 		return
 	}
-	if x.etag != "" {
+	if x.etag != "" || len(x.tags) > 0 {
 		*s.extraLocked(versionRef{bucket, key, string(obj.VersionID)}) = x
 	}
 	if s.cfg.Notify == nil || bucket != s.cfg.Bucket || !s.matches(key) {

@@ -3,6 +3,7 @@ package s3server
 import (
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -78,7 +79,7 @@ var keptHeaders = map[string]bool{
 }
 
 // objectHeaders makes gofakes3's object headers S3's: the version's
-// multipart ETag, lowercase user metadata names (Go
+// multipart ETag and tag count, lowercase user metadata names (Go
 // canonicalizes X-Amz-Meta-Clinic; S3 sends x-amz-meta-clinic, and
 // clients keep the case they get), no version id in an unversioned bucket.
 func (s *Server) objectHeaders(h http.Header, bucket, key string) {
@@ -88,6 +89,9 @@ func (s *Server) objectHeaders(h http.Header, bucket, key string) {
 		x := s.extras[versionRef{bucket, key, string(obj.VersionID)}]
 		if x != nil && x.etag != "" {
 			h.Set("ETag", `"`+x.etag+`"`)
+		}
+		if x != nil && len(x.tags) > 0 {
+			h.Set("x-amz-tagging-count", strconv.Itoa(len(x.tags)))
 		}
 		s.mu.Unlock()
 	}

@@ -54,6 +54,9 @@ type Server struct {
 	lastSeq uint64
 	// extras holds what S3 keeps per version beyond the backend's object.
 	extras map[versionRef]*versionExtra
+	// uploadTags are the tags of multipart uploads in progress, by
+	// bucket+"/"+upload id, for the version their completion creates.
+	uploadTags map[string][]tag
 
 	requests uint64 // request ids of responses written here (atomic)
 }
@@ -77,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, backend: s3mem.New(),
-		extras: map[versionRef]*versionExtra{},
+		extras: map[versionRef]*versionExtra{}, uploadTags: map[string][]tag{},
 	}
 	if err := s.backend.CreateBucket(cfg.Bucket); err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", cfg.Bucket, err)

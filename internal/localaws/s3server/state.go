@@ -18,6 +18,7 @@ type versionExtra struct {
 	// part count), without quotes; "" when the ETag is the content's MD5,
 	// which the backend keeps.
 	etag string
+	tags []tag
 }
 
 // head reads the attributes of an object version, or of the latest when
