@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/patientsync/patientsync/internal/localaws/s3server"
 )
@@ -44,6 +46,14 @@ func (s *sink) all() [][]byte {
 
 func newServer(t *testing.T, cfg s3server.Config) (*s3.Client, *sink) {
 	t.Helper()
+	client, got, _ := newServerURL(t, cfg)
+	return client, got
+}
+
+// newServerURL also returns the endpoint's URL, for clients other than the
+// SDK.
+func newServerURL(t *testing.T, cfg s3server.Config) (*s3.Client, *sink, string) {
+	t.Helper()
 	got := &sink{}
 	cfg.Bucket = bucket
 	cfg.Notify = got.add
@@ -60,7 +70,7 @@ func newServer(t *testing.T, cfg s3server.Config) (*s3.Client, *sink) {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 	})
-	return client, got
+	return client, got, hs.URL
 }
 
 // decode parses an event the way the sync Lambda does, and checks the raw
@@ -276,4 +286,13 @@ func TestEncodeKey(t *testing.T) {
 			t.Errorf("EncodeKey(%q) = %q; want %q", in, got, want)
 		}
 	}
+}
+
+// apiCode is the S3 error code of err, or "" when err is no API error.
+func apiCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
 }
