@@ -91,6 +91,14 @@ func TestDecodeInvalidRecords(t *testing.T) {
 		{"NaN amount", "payments", `{"amount":"NaN","patientId":"1","externalId":"9"}`, "amount", "not a decimal number", "9"},
 		{"missing patient", "payments", `{"amount":1,"externalId":"9"}`, "patientId", "missing or empty", "9"},
 		{"not an object", "payments", `"hello"`, "", "array element is a string, want an object", ""},
+		{"blank id", "patients", `{"firstName":"A","lastName":"B","dateOfBirth":"2000-01-01","externalId":" \t "}`, "externalId", "missing or empty", ""},
+		{"blank patient id", "payments", `{"amount":1,"patientId":"  ","externalId":"9"}`, "patientId", "missing or empty", "9"},
+		{"over-long id", "patients", `{"firstName":"A","lastName":"B","dateOfBirth":"2000-01-01","externalId":"` + strings.Repeat("x", 3000) + `"}`, "externalId", "longer than 255 bytes", ""},
+		{"over-long integer id", "payments", `{"amount":1,"patientId":"1","externalId":` + strings.Repeat("9", 300) + `}`, "externalId", "longer than 255 bytes", ""},
+		{"over-long patient id", "payments", `{"amount":1,"patientId":"` + strings.Repeat("p", 256) + `","externalId":"9"}`, "patientId", "longer than 255 bytes", "9"},
+		{"over-long name", "patients", `{"firstName":"` + strings.Repeat("é", 501) + `","lastName":"B","dateOfBirth":"2000-01-01","externalId":"1"}`, "firstName", "longer than 1000 bytes", "1"},
+		{"year 0000", "patients", `{"firstName":"A","lastName":"B","dateOfBirth":"0000-02-29","externalId":"1"}`, "dateOfBirth", "not a valid date", "1"},
+		{"year 0000, January", "patients", `{"firstName":"A","lastName":"B","dateOfBirth":"0000-01-01","externalId":"1"}`, "dateOfBirth", "not a valid date", "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +123,33 @@ func TestDecodeInvalidRecords(t *testing.T) {
 	}
 }
 
+func TestDecodeLimitsAndBOM(t *testing.T) {
+	t.Parallel()
+	// The extremes of what is valid, behind a UTF-8 byte order mark (which
+	// exports from Windows tools often carry).
+	recs, err := decodeAll(t, Patients, "\xEF\xBB\xBF"+`[{"externalId":"`+strings.Repeat("i", 255)+`","firstName":"`+strings.Repeat("é", 500)+
+		`","lastName":"B","dateOfBirth":"0001-01-01"},{"externalId":"2","firstName":"A","lastName":"B","dateOfBirth":"9999-12-31"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Invalid != nil {
+			t.Fatalf("record %d invalid: %v", r.Index, r.Invalid)
+		}
+	}
+	if len(recs) != 2 || len(recs[0].ExternalID) != 255 || recs[0].DateOfBirth.Year() != 1 || recs[1].DateOfBirth.Year() != 9999 {
+		t.Fatalf("records = %+v", recs)
+	}
+	// An invalid record's report is bounded whatever the value's size.
+	recs, err = decodeAll(t, Payments, `[{"amount":"`+strings.Repeat("1", 10<<20)+`","patientId":"1","externalId":"`+strings.Repeat("e", 10<<20)+`"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := recs[0].Invalid; p == nil || len(p.Error()) > 512 {
+		t.Fatalf("invalid record report of %d bytes: %.200v", len(recs[0].Invalid.Error()), recs[0].Invalid)
+	}
+}
+
 func TestDecodeMalformed(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, input, want string }{
@@ -126,6 +161,10 @@ func TestDecodeMalformed(t *testing.T) {
 		{"syntax error", `[{"amount":1,,}]`, "in record 0"},
 		{"trailing data", `[] []`, "after the closing bracket"},
 		{"trailing comma", `[{"amount":1,"patientId":"1","externalId":"9"},]`, "after 1 complete records"},
+		{"invalid UTF-8", "[{\"amount\":1,\"patientId\":\"1\",\"externalId\":\"\xff\"}]", "UTF-8"},
+		{"control character in a string", "[{\"amount\":1,\"patientId\":\"1\",\"externalId\":\"a\x01\"}]", "in record 0"},
+		{"deep nesting", `[{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}]`, "nested deeper than"},
+		{"BOM only", "\xEF\xBB\xBF", "empty body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
