@@ -9,23 +9,54 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
 // Advisory lock keys, in namespace lockNamespace. Each entity has its own
-// lock (entity.lock), held for the whole transaction, so that syncs of one
-// entity are serialized and the "last applied" check cannot race. The merge
-// lock is taken after the slow streaming phase, so that the two entities'
-// merges (which read and write each other's tables: links and totals) never
-// interleave.
+// lock (entity.lock), held by the session for the whole sync (see Sync), so
+// that syncs of one entity are serialized and the "last applied" check
+// cannot race. The merge lock is taken inside the transaction after the
+// slow streaming phase, so that the two entities' merges (which read and
+// write each other's tables: links and totals) never interleave.
 const (
 	lockNamespace = 0x5053 // "PS"
 	lockMerge     = 3
 )
 
-// apply runs one sync's transaction on conn: everything it writes, and the
-// run's success, commit together or not at all.
+// lockEntity takes the entity's session lock, waiting at most timeout. The
+// session holds it until unlock, or until it ends: a process that dies
+// releases it with its connection.
+func lockEntity(ctx context.Context, conn *pgxpool.Conn, key int32, timeout time.Duration) (unlock func(), err error) {
+	if _, err := conn.Exec(ctx, fmt.Sprintf("SET lock_timeout = %d", max(timeout.Milliseconds(), 1))); err != nil {
+		return nil, err
+	}
+	_, err = conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", int32(lockNamespace), key)
+	if _, rerr := conn.Exec(context.WithoutCancel(ctx), "RESET lock_timeout"); rerr != nil && err == nil {
+		// The lock may be held by a session in an unknown state: end it.
+		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		err = rerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if conn.Conn().IsClosed() {
+			return // the session, and its lock, are gone
+		}
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1, $2)", int32(lockNamespace), key); err != nil {
+			// Never return a connection holding the lock to the pool.
+			_ = conn.Conn().Close(ctx)
+		}
+	}, nil
+}
+
+// apply runs one sync's transaction on conn, which holds the entity's lock:
+// everything it writes, and the run's success, commit together or not at
+// all.
 func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Object, res *Result, log *slog.Logger) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -36,19 +67,6 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	if _, err := tx.Exec(ctx, s.sessionSettings(ctx)); err != nil {
 		return fmt.Errorf("configure transaction: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), ent.lock); err != nil {
-		return fmt.Errorf("wait for a concurrent %s sync: %w", ent.name, err)
-	}
-
-	// Under the lock the answer is final: a concurrent delivery of the same
-	// event may have finished while this one waited.
-	last, err := lastApplied(ctx, tx, obj.Source)
-	if err != nil {
-		return err
-	}
-	if reason := skipReason(obj.Identity, last); reason != "" {
-		return &skipError{reason}
-	}
 
 	body, readID, err := obj.Open(ctx)
 	if err != nil {
@@ -58,7 +76,13 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 		return fmt.Errorf("open %s: %w", obj.Source, err)
 	}
 	defer body.Close()
+	// What the read learned (an ETag, a version) may show that this is
+	// what was last applied.
 	res.Identity = mergeIdentity(obj.Identity, readID)
+	last, err := lastApplied(ctx, tx, obj.Source)
+	if err != nil {
+		return err
+	}
 	if reason := skipReason(res.Identity, last); reason != "" {
 		return &skipError{reason}
 	}
@@ -95,14 +119,9 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 // (on cancel pgx drops the connection, but the server would finish the
 // running statement first).
 func (s *Syncer) sessionSettings(ctx context.Context) string {
-	lockTimeout := s.cfg.LockTimeout
-	dl, hasDeadline := ctx.Deadline()
-	if hasDeadline && time.Until(dl) < lockTimeout {
-		lockTimeout = max(time.Until(dl), time.Millisecond)
-	}
 	settings := fmt.Sprintf("SET LOCAL work_mem = '%s'; SET LOCAL lock_timeout = %d",
-		sanitizeSetting(s.cfg.WorkMem), lockTimeout.Milliseconds())
-	if hasDeadline {
+		sanitizeSetting(s.cfg.WorkMem), s.lockTimeout(ctx).Milliseconds())
+	if dl, ok := ctx.Deadline(); ok {
 		ms := max(time.Until(dl).Milliseconds(), 1)
 		settings += fmt.Sprintf("; SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d", ms, ms)
 	}

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patientsync/patientsync/internal/snapshot"
 )
@@ -28,7 +30,7 @@ var runColumns = []string{
 func runValues(r *Result) []any {
 	return []any{
 		string(r.Entity), r.Source, nullString(r.Identity.ETag), nullString(r.Identity.VersionID),
-		nullString(r.Identity.Sequencer), nullTime(r.Identity.LastModified), r.Status, nullString(r.Reason),
+		nullString(r.Identity.Sequencer), nullTime(r.Identity.LastModified), r.Status, nullString(truncateText(r.Reason, maxErrorBytes)),
 		r.Received, r.Inserted, r.Updated, r.Deleted, r.Restored, r.Unchanged, r.Duplicates, r.Invalid,
 		invalidRecordsJSON(r.InvalidRecords),
 	}
@@ -56,6 +58,25 @@ func placeholders(from, n int) string {
 
 type execer interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}
+
+// startRun settles the entity's runs left 'running' by processes that
+// died, and records r as running. The caller holds the entity's lock, which
+// every live run holds: any other running row of the entity is dead.
+func startRun(ctx context.Context, conn *pgxpool.Conn, r *Result) (settled int64, err error) {
+	r.Status = StatusRunning
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE sync_runs SET status = 'failed', finished = clock_timestamp(),
+			       error = 'abandoned: the process ended without finishing (found by the next ' || entity || ' sync)'
+			WHERE entity = $1 AND status = 'running'`, string(r.Entity))
+		if err != nil {
+			return fmt.Errorf("settle abandoned runs: %w", err)
+		}
+		settled = tag.RowsAffected()
+		return insertRun(ctx, tx, r)
+	})
+	return settled, err
 }
 
 // insertRun records a new attempt and sets r.ID.

@@ -15,11 +15,6 @@ import (
 	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
-// ErrRejected marks a permanent failure: the snapshot itself is unusable
-// (malformed, too many invalid records, mass deletion, stale). Retrying the
-// same object cannot succeed, so the Lambda records it and does not retry.
-var ErrRejected = errors.New("snapshot rejected")
-
 // Status of a sync run, as stored in sync_runs.status.
 const (
 	StatusRunning   = "running"
@@ -122,6 +117,11 @@ func (e *skipError) Error() string { return e.reason }
 // sync_runs. A skipped run (duplicate or stale event) returns a nil error.
 // An error wrapping ErrRejected is permanent; any other error is transient
 // (database or S3 trouble) and the same object may be retried.
+//
+// The entity's lock is held from before the run is recorded until its
+// outcome is: a run shown as running holds it, so that at most one run of
+// an entity is ever live, and a 'running' row that the lock holder finds is
+// a run whose process died (it is settled as failed).
 func (s *Syncer) Sync(ctx context.Context, obj Object) (Result, error) {
 	res := Result{Entity: obj.Entity, Source: obj.Source, Identity: obj.Identity, Started: time.Now()}
 	log := s.log.With("entity", obj.Entity, "source", obj.Source)
@@ -129,42 +129,69 @@ func (s *Syncer) Sync(ctx context.Context, obj Object) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return res, fmt.Errorf("acquire connection: %w", err)
 	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			conn.Release() // a connection broken by a cancel is discarded here
-		}
-	}
-	defer release()
+	defer conn.Release() // a connection broken by a cancel is discarded here
 
-	// Cheap look before downloading anything: S3 redelivers events.
-	if !obj.Identity.empty() {
-		last, err := lastApplied(ctx, conn, obj.Source)
-		if err != nil {
-			return res, err
-		}
-		if reason := skipReason(obj.Identity, last); reason != "" {
-			res.Status, res.Reason, res.Finished = StatusSkipped, reason, time.Now()
-			err = insertRun(ctx, conn, &res)
-			log.Info("sync skipped", "reason", reason, "run_id", res.ID)
-			return res, err
-		}
+	// Cheap look before waiting for anything: S3 redelivers events.
+	if skipped, err := s.skipIfApplied(ctx, conn, &res, log); skipped || err != nil {
+		return res, err
 	}
-
-	res.Status = StatusRunning
-	if err := insertRun(ctx, conn, &res); err != nil {
+	unlock, err := lockEntity(ctx, conn, ent.lock, s.lockTimeout(ctx))
+	if err != nil {
+		return s.finish(ctx, conn, &res, fmt.Errorf("wait for a concurrent %s sync: %w", ent.name, err), log)
+	}
+	defer unlock()
+	// Under the lock the answer is final: a concurrent delivery of the same
+	// event may have finished while this one waited.
+	if skipped, err := s.skipIfApplied(ctx, conn, &res, log); skipped || err != nil {
+		return res, err
+	}
+	settled, err := startRun(ctx, conn, &res)
+	if err != nil {
 		return res, err
 	}
 	log = log.With("run_id", res.ID)
+	if settled > 0 {
+		log.Warn("settled runs abandoned by a process that died", "runs", settled)
+	}
 	log.Info("sync started")
+	return s.finish(ctx, conn, &res, s.apply(ctx, conn.Conn(), ent, obj, &res, log), log)
+}
 
-	err = s.apply(ctx, conn.Conn(), ent, obj, &res, log)
+// skipIfApplied records a skipped run when obj is the last applied snapshot
+// of its key or older.
+func (s *Syncer) skipIfApplied(ctx context.Context, conn *pgxpool.Conn, res *Result, log *slog.Logger) (bool, error) {
+	if res.Identity.empty() {
+		return false, nil
+	}
+	last, err := lastApplied(ctx, conn, res.Source)
+	if err != nil {
+		return false, err
+	}
+	reason := skipReason(res.Identity, last)
+	if reason == "" {
+		return false, nil
+	}
+	res.Status, res.Reason, res.Finished = StatusSkipped, reason, time.Now()
+	err = insertRun(ctx, conn, res)
+	log.Info("sync skipped", "reason", reason, "run_id", res.ID)
+	return true, err
+}
+
+// lockTimeout bounds the wait for the entity's lock by the context too.
+func (s *Syncer) lockTimeout(ctx context.Context) time.Duration {
+	t := s.cfg.LockTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < t {
+		t = max(time.Until(dl), time.Millisecond)
+	}
+	return t
+}
+
+// finish records the outcome of an attempt that err ended (nil: applied).
+func (s *Syncer) finish(ctx context.Context, conn *pgxpool.Conn, res *Result, err error, log *slog.Logger) (Result, error) {
 	res.Finished = time.Now()
 	var skip *skipError
 	switch {
@@ -172,28 +199,42 @@ func (s *Syncer) Sync(ctx context.Context, obj Object) (Result, error) {
 		log.Info("sync succeeded", "received", res.Received, "inserted", res.Inserted, "updated", res.Updated,
 			"deleted", res.Deleted, "restored", res.Restored, "unchanged", res.Unchanged,
 			"duplicates", res.Duplicates, "invalid", res.Invalid, "seconds", res.Finished.Sub(res.Started).Seconds())
-		return res, nil
+		return *res, nil // recorded in the transaction
 	case errors.As(err, &skip):
 		res.Status, res.Reason = StatusSkipped, skip.reason
 		log.Info("sync skipped", "reason", skip.reason)
 		err = nil
 	default:
+		err = classify(err)
 		res.Status, res.Reason = StatusFailed, err.Error()
 		// The caller reports the error (the Lambda logs it, the CLI prints it).
 		log.Debug("sync failed", "error", err, "permanent", errors.Is(err, ErrRejected))
 	}
 	// The transaction rolled back: nothing was written.
 	res.Inserted, res.Updated, res.Deleted, res.Restored, res.Unchanged = 0, 0, 0, 0, 0
-	// Record the outcome on its own, even when the caller's context has
-	// expired (pgx closes the connection on cancel, so take a fresh one).
-	release()
+	// Record the outcome while still holding the lock when the connection
+	// survived, else on a fresh one (a cancel closes it, and the lock with
+	// it); the caller's context may have expired.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if rerr := updateRun(rctx, s.pool, &res); rerr != nil {
+	var q interface {
+		queryRower
+		execer
+	} = s.pool
+	if !conn.Conn().IsClosed() {
+		q = conn
+	}
+	var rerr error
+	if res.ID == 0 {
+		rerr = insertRun(rctx, q, res)
+	} else {
+		rerr = updateRun(rctx, q, res)
+	}
+	if rerr != nil {
 		log.Error("record sync outcome", "error", rerr)
 		if err == nil {
 			err = rerr
 		}
 	}
-	return res, err
+	return *res, err
 }
