@@ -101,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("request_id", id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
-		slog.String("query", r.URL.RawQuery),
+		slog.String("query", truncate(r.URL.RawQuery, maxLoggedQuery)),
 		slog.Int("status", res.status),
 		slog.Int("bytes", res.bytes),
 		slog.Int("items", res.items),
@@ -129,6 +129,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (res result) {
 			res = h.fail(w, r, fmt.Errorf("panic: %v", p))
 		}
 	}()
+	if len(r.RequestURI) > maxURIBytes || len(r.URL.RawQuery) > maxURIBytes {
+		return h.fail(w, r, errURITooLong)
+	}
+	if headerBytes(r.Header) > maxHeaderBytes {
+		return h.fail(w, r, errHeadersLarge)
+	}
 	route, ok := h.routes[r.URL.Path]
 	if !ok {
 		return h.fail(w, r, errNotFound)
@@ -152,6 +158,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (res result) {
 	}
 	n, err := h.write(w, r, http.StatusOK, contentTypeJSON, resp.body)
 	return result{status: http.StatusOK, bytes: n, items: resp.items, err: err}
+}
+
+// maxLoggedQuery bounds the query string in the access log.
+const maxLoggedQuery = 1 << 10
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // ": " and CRLF
+		}
+	}
+	return n
 }
 
 // requestID keeps a caller's id when it is short and printable (it goes into

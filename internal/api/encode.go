@@ -15,13 +15,17 @@ import (
 
 func appendPageHead(b []byte) []byte { return append(b, `{"items":[`...) }
 
-func appendPageTail(b []byte, limit int, nextCursor, next *string) []byte {
+func appendPageTail(b []byte, limit int, nextCursor, next *string, asOf int64, changed bool) []byte {
 	b = append(b, `],"limit":`...)
 	b = strconv.AppendInt(b, int64(limit), 10)
 	b = append(b, `,"nextCursor":`...)
 	b = appendNullString(b, nextCursor)
 	b = append(b, `,"next":`...)
 	b = appendNullString(b, next)
+	b = append(b, `,"asOf":`...)
+	b = strconv.AppendInt(b, asOf, 10)
+	b = append(b, `,"changedDuringWalk":`...)
+	b = strconv.AppendBool(b, changed)
 	return append(b, "}\n"...)
 }
 

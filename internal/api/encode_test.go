@@ -42,7 +42,7 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 		pats = append(pats, p)
 		pays = append(pays, q)
 	}
-	for _, pg := range []Page[Patient]{{Items: pats, Limit: 100}, {Items: pats[:2], Limit: 2, NextCursor: &cur, Next: &next}, {Items: []Patient{}, Limit: 1}} {
+	for _, pg := range []Page[Patient]{{Items: pats, Limit: 100, AsOf: 3}, {Items: pats[:2], Limit: 2, NextCursor: &cur, Next: &next, AsOf: 9, ChangedDuringWalk: true}, {Items: []Patient{}, Limit: 1}} {
 		if got, want := streamPage(pg, patientRowOf, appendPatient), stdJSON(t, pg); !bytes.Equal(got, want) {
 			t.Errorf("patients:\n got %s\nwant %s", got, want)
 		}
@@ -65,7 +65,7 @@ func streamPage[T, R any](pg Page[T], row func(*T) R, item func([]byte, *R) []by
 			b = item(p.sep(b), &r)
 		}
 	}
-	return appendPageTail(b, pg.Limit, pg.NextCursor, pg.Next)
+	return appendPageTail(b, pg.Limit, pg.NextCursor, pg.Next, pg.AsOf, pg.ChangedDuringWalk)
 }
 
 func patientRowOf(p *Patient) patientRow {

@@ -23,7 +23,7 @@ func (h *Handler) patients(r *http.Request, b []byte) (response, error) {
 	var lastID int64
 	var lastTotal []byte // row values are only valid during emit
 	b = appendPageHead(b)
-	err = h.store.patients(r.Context(), p, func(x *patientRow) {
+	asOf, err := h.store.patients(r.Context(), p, func(x *patientRow) {
 		if pg.add(p.limit) {
 			b = appendPatient(pg.sep(b), x)
 			lastID, lastTotal = x.id, append(lastTotal[:0], x.total...)
@@ -32,8 +32,8 @@ func (h *Handler) patients(r *http.Request, b []byte) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	return pg.finish(r, b, p.limit, func() string {
-		return encodeCursor(PatientsPath, p.filter(), patientKey{Total: string(lastTotal), ID: lastID})
+	return pg.finish(r, b, p.limit, p.walk, asOf, func(walk int64) string {
+		return encodeCursor(PatientsPath, p.filter(), walk, patientKey{Total: string(lastTotal), ID: lastID})
 	}), nil
 }
 
@@ -45,7 +45,7 @@ func (h *Handler) payments(r *http.Request, b []byte) (response, error) {
 	var pg pager
 	var last paymentKey
 	b = appendPageHead(b)
-	err = h.store.payments(r.Context(), p, func(x *paymentRow) {
+	asOf, err := h.store.payments(r.Context(), p, func(x *paymentRow) {
 		if pg.add(p.limit) {
 			b = appendPayment(pg.sep(b), x)
 			last = paymentKey{ID: x.id}
@@ -54,7 +54,9 @@ func (h *Handler) payments(r *http.Request, b []byte) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	return pg.finish(r, b, p.limit, func() string { return encodeCursor(PaymentsPath, p.filter(), last) }), nil
+	return pg.finish(r, b, p.limit, p.walk, asOf, func(walk int64) string {
+		return encodeCursor(PaymentsPath, p.filter(), walk, last)
+	}), nil
 }
 
 // pager counts the rows of a page; queries fetch limit+1 rows, and the
@@ -82,17 +84,23 @@ func (pg *pager) sep(b []byte) []byte {
 }
 
 // finish closes the envelope and, when there is a next page, links it:
-// the same query with the cursor replaced.
-func (pg *pager) finish(r *http.Request, b []byte, limit int, cursor func() string) response {
+// the same query with the cursor replaced. walk is the sync the walk began
+// at (from the cursor; 0 on a first page) and asOf the one this page was
+// read at: the next cursor keeps the walk's.
+func (pg *pager) finish(r *http.Request, b []byte, limit int, walk, asOf int64, cursor func(walk int64) string) response {
 	resp := response{items: pg.items}
+	changed := walk != 0 && walk != asOf
+	if walk == 0 {
+		walk = asOf
+	}
 	var c, next *string
 	if pg.more {
-		cur := cursor()
+		cur := cursor(walk)
 		q, _ := url.ParseQuery(r.URL.RawQuery) // already validated
 		q.Set("cursor", cur)
 		resp.next = r.URL.Path + "?" + q.Encode()
 		c, next = &cur, &resp.next
 	}
-	resp.body = appendPageTail(b, limit, c, next)
+	resp.body = appendPageTail(b, limit, c, next, asOf, changed)
 	return resp
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
 // Page size bounds.
@@ -131,6 +133,7 @@ type patientsParams struct {
 	min, max string // decimals, "" for none
 	limit    int
 	after    *patientKey
+	walk     int64 // the sync run the walk began at (from the cursor)
 }
 
 type patientKey struct {
@@ -167,7 +170,7 @@ func parsePatients(raw string) (patientsParams, error) {
 	}
 	if c, ok := q.get("cursor"); ok {
 		var k patientKey
-		if err := decodeCursor(c, PatientsPath, p.filter(), &k); err != nil {
+		if p.walk, err = decodeCursor(c, PatientsPath, p.filter(), &k); err != nil {
 			return p, err
 		}
 		if !decimalRe.MatchString(k.Total) || k.ID < 1 {
@@ -188,14 +191,12 @@ type paymentsParams struct {
 	patientID  int64   // 0 for none
 	limit      int
 	after      *paymentKey
+	walk       int64 // the sync run the walk began at (from the cursor)
 }
 
 type paymentKey struct {
 	ID int64 `json:"i"`
 }
-
-// maxExternalID bounds an external id filter; longer ones cannot exist.
-const maxExternalID = 256
 
 func parsePayments(raw string) (paymentsParams, error) {
 	q, err := parseQuery(raw, "external_id", "patient_id", "limit", "cursor")
@@ -204,8 +205,9 @@ func parsePayments(raw string) (paymentsParams, error) {
 	}
 	var p paymentsParams
 	if v, ok := q.get("external_id"); ok {
-		if v == "" || len(v) > maxExternalID {
-			return p, &ParamError{Param: "external_id", Detail: fmt.Sprintf("must be 1 to %d characters", maxExternalID)}
+		// Exactly the ids the sync stores: no other can match.
+		if why := snapshot.CheckID(v); why != "" {
+			return p, &ParamError{Param: "external_id", Detail: fmt.Sprintf("%s: an external id is 1 to %d bytes of UTF-8, not only blanks, without NUL", why, snapshot.MaxIDBytes)}
 		}
 		p.externalID = &v
 	}
@@ -219,7 +221,7 @@ func parsePayments(raw string) (paymentsParams, error) {
 	}
 	if c, ok := q.get("cursor"); ok {
 		var k paymentKey
-		if err := decodeCursor(c, PaymentsPath, p.filter(), &k); err != nil {
+		if p.walk, err = decodeCursor(c, PaymentsPath, p.filter(), &k); err != nil {
 			return p, err
 		}
 		if k.ID < 1 {

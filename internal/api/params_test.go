@@ -78,10 +78,10 @@ func TestAcceptsGzip(t *testing.T) {
 
 func TestCursorRoundTrip(t *testing.T) {
 	t.Parallel()
-	c := encodeCursor(PatientsPath, "9|20", patientKey{Total: "17.22", ID: 42})
+	c := encodeCursor(PatientsPath, "9|20", 7, patientKey{Total: "17.22", ID: 42})
 	var k patientKey
-	if err := decodeCursor(c, PatientsPath, "9|20", &k); err != nil || k != (patientKey{Total: "17.22", ID: 42}) {
-		t.Fatalf("round trip: %+v %v", k, err)
+	if walk, err := decodeCursor(c, PatientsPath, "9|20", &k); err != nil || k != (patientKey{Total: "17.22", ID: 42}) || walk != 7 {
+		t.Fatalf("round trip: %+v %d %v", k, walk, err)
 	}
 	for _, bad := range []struct{ cur, route, filter string }{
 		{c, PaymentsPath, "9|20"},
@@ -91,7 +91,7 @@ func TestCursorRoundTrip(t *testing.T) {
 		{"", PatientsPath, "9|20"},
 	} {
 		var pe *ParamError
-		if err := decodeCursor(bad.cur, bad.route, bad.filter, &k); !errors.As(err, &pe) || pe.Param != "cursor" {
+		if _, err := decodeCursor(bad.cur, bad.route, bad.filter, &k); !errors.As(err, &pe) || pe.Param != "cursor" {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}
@@ -148,7 +148,8 @@ func TestPgbenchScripts(t *testing.T) {
 	// What each request sends first, in the same pipeline (serve's default timeout).
 	timeoutSQL := newStore(nil, 5*time.Second).timeoutSQL
 	check(t, filepath.Join(dir, "statement-timeout.sql"),
-		"-- Sent before every query in the same pipeline (implicit transaction) by `patientsync serve` (-statement-timeout 5s).\n"+timeoutSQL+";\n")
+		"-- Sent before every query in the same pipeline (implicit transaction) by `patientsync serve` (-statement-timeout 5s):\n"+
+			"-- the timeout, and the last applied sync run (asOf).\n"+timeoutSQL+";\n"+asOfSQL+";\n")
 	for _, s := range scripts {
 		if len(s.args) != len(s.vars) {
 			t.Fatalf("%s: %d args, %d vars", s.file, len(s.args), len(s.vars))

@@ -23,8 +23,18 @@ type Problem struct {
 }
 
 var (
-	errNotFound = errors.New("no such resource")
-	errMethod   = errors.New("method not allowed")
+	errNotFound     = errors.New("no such resource")
+	errMethod       = errors.New("method not allowed")
+	errURITooLong   = errors.New("request URI too long")
+	errHeadersLarge = errors.New("request headers too large")
+)
+
+// Request size limits, within what API Gateway itself lets through (10,240
+// bytes of request line and headers) so that every route answers the same
+// behind it and behind `patientsync serve`.
+const (
+	maxURIBytes    = 8 << 10
+	maxHeaderBytes = 16 << 10
 )
 
 // allowedMethods answers 405s.
@@ -46,6 +56,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) result
 	case errors.Is(err, errNotFound):
 		p.Status = http.StatusNotFound
 		p.Detail = fmt.Sprintf("no resource at %s; this API serves GET %s", r.URL.Path, h.allowedRoutes())
+	case errors.Is(err, errURITooLong):
+		p.Status = http.StatusRequestURITooLong
+		p.Detail = fmt.Sprintf("the request URI has more than %d bytes", maxURIBytes)
+	case errors.Is(err, errHeadersLarge):
+		p.Status = http.StatusRequestHeaderFieldsTooLarge
+		p.Detail = fmt.Sprintf("the request headers have more than %d bytes", maxHeaderBytes)
 	case errors.Is(err, errMethod):
 		p.Status = http.StatusMethodNotAllowed
 		p.Detail = fmt.Sprintf("method %s is not allowed on %s; use GET", r.Method, r.URL.Path)

@@ -34,14 +34,21 @@ func newStore(pool *pgxpool.Pool, timeout time.Duration) *store {
 	}
 }
 
-// run executes one query under the statement timeout, calling scan per row.
-func (s *store) run(ctx context.Context, sql string, args []any, scan func(pgx.Rows) error) (err error) {
+// asOfSQL is the newest applied sync: read before the page in the same
+// pipeline, it is at most as new as the data the page shows, so a walk
+// never misses that a sync came between two of its pages.
+const asOfSQL = "SELECT coalesce(max(id), 0) FROM sync_runs WHERE status = 'succeeded'"
+
+// run executes one query under the statement timeout, calling scan per
+// row, and returns the newest applied sync run.
+func (s *store) run(ctx context.Context, sql string, args []any, scan func(pgx.Rows) error) (asOf int64, err error) {
 	// Backstop for a server that stops answering: at the deadline pgx
 	// abandons and closes the connection. The server's timeout fires first.
 	ctx, cancel := context.WithTimeout(ctx, s.timeout+time.Second)
 	defer cancel()
 	b := &pgx.Batch{}
 	b.Queue(s.timeoutSQL)
+	b.Queue(asOfSQL)
 	b.Queue(sql, args...)
 	br := s.pool.SendBatch(ctx, b)
 	defer func() {
@@ -50,22 +57,25 @@ func (s *store) run(ctx context.Context, sql string, args []any, scan func(pgx.R
 		}
 	}()
 	if _, err := br.Exec(); err != nil {
-		return fmt.Errorf("set statement timeout: %w", err)
+		return 0, fmt.Errorf("set statement timeout: %w", err)
+	}
+	if err := br.QueryRow().Scan(&asOf); err != nil {
+		return 0, fmt.Errorf("read the last applied sync: %w", err)
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return fmt.Errorf("query: %w", err)
+		return 0, fmt.Errorf("query: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		if err := scan(rows); err != nil {
-			return fmt.Errorf("scan: %w", err)
+			return 0, fmt.Errorf("scan: %w", err)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("query: %w", err)
+		return 0, fmt.Errorf("query: %w", err)
 	}
-	return nil
+	return asOf, nil
 }
 
 // patientRow and paymentRow are one row as the database sent it: text
@@ -131,7 +141,7 @@ func patientsSQL(p patientsParams) (string, []any) {
 }
 
 // patients calls emit for each row, reusing one patientRow.
-func (s *store) patients(ctx context.Context, p patientsParams, emit func(*patientRow)) error {
+func (s *store) patients(ctx context.Context, p patientsParams, emit func(*patientRow)) (asOf int64, err error) {
 	sql, args := patientsSQL(p)
 	var x patientRow
 	var ext, first, last, middle, dob, total pgtype.DriverBytes
@@ -179,7 +189,7 @@ func paymentsSQL(p paymentsParams) (string, []any) {
 }
 
 // payments calls emit for each row, reusing one paymentRow.
-func (s *store) payments(ctx context.Context, p paymentsParams, emit func(*paymentRow)) error {
+func (s *store) payments(ctx context.Context, p paymentsParams, emit func(*paymentRow)) (asOf int64, err error) {
 	sql, args := paymentsSQL(p)
 	var x paymentRow
 	var ext, amount, pext pgtype.DriverBytes

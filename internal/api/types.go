@@ -16,8 +16,10 @@ type Page[T any] struct {
 	Limit int `json:"limit"`
 	// NextCursor and Next (the path and query of the next page, also sent as
 	// a Link header) are null on the last page.
-	NextCursor *string `json:"nextCursor"`
-	Next       *string `json:"next"`
+	NextCursor        *string `json:"nextCursor"`
+	Next              *string `json:"next"`
+	AsOf              int64   `json:"asOf"`
+	ChangedDuringWalk bool    `json:"changedDuringWalk"`
 }
 
 // Patient is one item of GET /patients.
