@@ -44,8 +44,9 @@ test: vet lint-template ## everything: vet, template lint, unit, integration (re
 	bash scripts/postgres.sh "$(or $(TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres)"
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 -timeout 20m ./...
 
-fuzz: ## run the snapshot decoder fuzzer for a while (FUZZTIME=1m)
+fuzz: ## fuzz the snapshot decoder and the API handler for a while each (FUZZTIME=1m)
 	$(GO) test ./internal/snapshot -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-1m}
+	$(GO) test ./internal/api -run '^$$' -fuzz FuzzHandler -fuzztime $${FUZZTIME:-1m}
 
 bench: build db ## sync benchmark on 1M patients / 3M payments (BENCH_PATIENTS, BENCH_PAYMENTS to change)
 	bash scripts/bench-sync.sh

@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -171,5 +173,50 @@ func TestSyncFailures(t *testing.T) {
 	}
 	if r := run(t, dbURL, "sync", filepath.Join(dir, "notes.txt")); r.code != 1 || !strings.Contains(r.stderr, "cannot tell the entity") {
 		t.Fatalf("file without entity: %+v", r)
+	}
+}
+
+// TestKilledSyncIsSettled kills `patientsync sync` with SIGKILL while it
+// streams (as an out-of-memory kill would): the run it leaves 'running' is
+// settled as failed by the next sync of that entity.
+func TestKilledSyncIsSettled(t *testing.T) {
+	t.Parallel()
+	dbURL := testutil.NewDB(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "patients.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	cmd := exec.Command(cli(t), "sync", fifo)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.WriteString(`[{"externalId":"1","firstName":"A","lastName":"B","dateOfBirth":"2000-01-01"},`)
+	for start := time.Now(); count(t, dbURL, "SELECT count(*) FROM sync_runs WHERE status = 'running'") == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the sync never started")
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	w.Close()
+	if n := count(t, dbURL, "SELECT count(*) FROM sync_runs WHERE status = 'running'"); n != 1 {
+		t.Fatalf("%d running runs after the kill, want the 1 it left", n)
+	}
+	good := filepath.Join(t.TempDir(), "patients.json")
+	_ = os.WriteFile(good, []byte(`[{"externalId":"1","firstName":"A","lastName":"B","dateOfBirth":"2000-01-01"}]`), 0o644)
+	if r := run(t, dbURL, "sync", good); r.code != 0 {
+		t.Fatalf("next sync: %+v", r)
+	}
+	if n := count(t, dbURL, "SELECT count(*) FROM sync_runs WHERE status = 'running'"); n != 0 {
+		t.Fatalf("%d runs still 'running'", n)
+	}
+	if n := count(t, dbURL, "SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error LIKE 'abandoned:%'"); n != 1 {
+		t.Fatalf("%d abandoned runs recorded, want 1", n)
 	}
 }

@@ -48,10 +48,14 @@ func runServe(ctx context.Context, args []string) error {
 	srv := &http.Server{
 		Handler:           api.New(pool, api.Config{StatementTimeout: *timeout}, slog.Default()),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      *timeout + 10*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		// Let oversized request lines and headers reach the API, which
+		// answers them with a 414 or 431 problem; beyond this, net/http
+		// answers a plain 431 itself.
+		MaxHeaderBytes: 4 << 20,
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   *timeout + 10*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		ErrorLog:       slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
 	slog.Info("serving", "addr", "http://"+ln.Addr().String(), "routes", []string{api.PatientsPath, api.PaymentsPath})
 	errc := make(chan error, 1)

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +70,48 @@ func TestServeFlags(t *testing.T) {
 	for _, args := range [][]string{{"-max-conns", "0"}, {"extra"}, {"-statement-timeout", "soon"}} {
 		if err := runServe(context.Background(), args); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestServeHugeRequests: an oversized URL or header is a 4xx problem from
+// the API, not the HTTP server's plain-text answer.
+func TestServeHugeRequests(t *testing.T) {
+	t.Setenv("DATABASE_URL", testutil.NewDB(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = runServe(ctx, []string{"-addr", addr}) }()
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/patients"); err == nil {
+			resp.Body.Close()
+			break
+		}
+	}
+	for name, req := range map[string]func() *http.Request{
+		"2 MB URL": func() *http.Request {
+			r, _ := http.NewRequest("GET", "http://"+addr+"/payments?external_id="+strings.Repeat("x", 2<<20), nil)
+			return r
+		},
+		"64 KB header": func() *http.Request {
+			r, _ := http.NewRequest("GET", "http://"+addr+"/patients", nil)
+			r.Header.Set("X-Big", strings.Repeat("h", 64<<10))
+			return r
+		},
+	} {
+		resp, err := http.DefaultClient.Do(req())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 400 || resp.StatusCode > 499 || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %q %.100s, want a 4xx problem", name, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -167,8 +168,13 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", err
 	}
-	// Templates of older migrations, and a half-built one of ours, go.
-	rows, err := admin.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'patientsync\\_template\\_%'")
+	// A half-built template of ours goes, and so do the templates of other
+	// migrations that nobody built for a day: another checkout may be
+	// testing with its own right now.
+	rows, err := admin.Query(ctx, `
+		SELECT d.datname FROM pg_database d LEFT JOIN pg_shdescription c ON c.objoid = d.oid
+		WHERE d.datname LIKE 'patientsync\_template\_%'
+		  AND (d.datname = $1 OR coalesce(c.description, '0')::bigint < extract(epoch FROM now() - interval '1 day'))`, name)
 	if err != nil {
 		return "", err
 	}
@@ -202,7 +208,11 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The mark of a finished template: only now may tests copy it.
+	// The mark of a finished template: only now may tests copy it. The
+	// comment says when it was built.
+	if _, err := admin.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS '%d'", name, time.Now().Unix())); err != nil {
+		return "", err
+	}
 	if _, err := admin.Exec(ctx, "ALTER DATABASE "+name+" IS_TEMPLATE true"); err != nil {
 		return "", err
 	}
