@@ -114,8 +114,15 @@ localstack-down:
 # ---------------------------------------------------------------------------
 .PHONY: rie up
 
+# Listen addresses of `make up` (the defaults of `patientsync up`, checked by
+# a test); UP_FLAGS passes any other flags.
+S3_ADDR ?= 127.0.0.1:4566
+API_ADDR ?= 127.0.0.1:3000
+UP_FLAGS ?=
+
 rie: ## the pinned Lambda runtime interface emulator, bin/aws-lambda-rie (from the Go module proxy)
 	CGO_ENABLED=0 $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
-up: build rie db ## the local stack in the foreground (see the printed commands)
-	$(BIN)/patientsync up -bin-dir $(BIN) -rie $(BIN)/aws-lambda-rie
+up: build rie db ## the local stack in the foreground; S3_ADDR=127.0.0.1:4566 API_ADDR=127.0.0.1:3000 UP_FLAGS='-retry-delay 5s ...' (patientsync up -h)
+	$(BIN)/patientsync up -bin-dir $(BIN) -rie $(BIN)/aws-lambda-rie -s3-addr '$(S3_ADDR)' -api-addr '$(API_ADDR)' $(UP_FLAGS)
+
