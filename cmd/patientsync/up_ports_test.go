@@ -57,42 +57,39 @@ func TestUpBusyPort(t *testing.T) {
 	}
 }
 
-// TestMakeUpAddresses: make up passes S3_ADDR, API_ADDR and UP_FLAGS to
-// patientsync up, and its defaults are up's own.
-func TestMakeUpAddresses(t *testing.T) {
+// TestMakeLocalStackVariables: make up and make reset pass S3_ADDR,
+// API_ADDR, UP_FLAGS and RESET_FLAGS on, and the defaults are up's own.
+func TestMakeLocalStackVariables(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("make is not installed")
 	}
 	root := testutil.RepoRoot(t)
-	makeN := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("make", append([]string{"-n", "--no-print-directory", "up"}, args...)...)
+	d := localaws.Defaults()
+	for _, c := range []struct {
+		args []string // target and variables
+		want string   // the end of the patientsync command line
+	}{
+		{[]string{"up"}, "up -bin-dir " + root + "/bin -rie " + root + "/bin/aws-lambda-rie -s3-addr '" + d.S3Addr + "' -api-addr '" + d.APIAddr + "'"},
+		{[]string{"up", "S3_ADDR=127.0.0.1:4567", "API_ADDR=0.0.0.0:3001", "UP_FLAGS=-retry-delay 5s"},
+			"-s3-addr '127.0.0.1:4567' -api-addr '0.0.0.0:3001' -retry-delay 5s"},
+		{[]string{"reset"}, "reset -s3-addr '" + d.S3Addr + "'"},
+		{[]string{"reset", "S3_ADDR=127.0.0.1:4567", "RESET_FLAGS=-force"}, "reset -s3-addr '127.0.0.1:4567' -force"},
+	} {
+		cmd := exec.Command("make", append([]string{"-n", "--no-print-directory"}, c.args...)...)
 		cmd.Dir = root
 		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("make -n up %v: %v\n%s", args, err, out)
+			t.Fatalf("make -n %v: %v\n%s", c.args, err, out)
 		}
-		return string(out)
-	}
-	d := localaws.Defaults()
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{nil, "-s3-addr '" + d.S3Addr + "' -api-addr '" + d.APIAddr + "'"},
-		{[]string{"S3_ADDR=127.0.0.1:4567", "API_ADDR=0.0.0.0:3001", "UP_FLAGS=-retry-delay 5s"},
-			"-s3-addr '127.0.0.1:4567' -api-addr '0.0.0.0:3001' -retry-delay 5s"},
-	} {
-		out := makeN(c.args...)
 		var cmdline string
-		for _, l := range strings.Split(out, "\n") {
-			if strings.Contains(l, "patientsync up ") {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, root+"/bin/patientsync ") {
 				cmdline = strings.TrimSpace(l)
 			}
 		}
 		if !strings.HasSuffix(cmdline, c.want) {
-			t.Errorf("make up %v runs %q; want it to end with %q", c.args, cmdline, c.want)
+			t.Errorf("make %v runs %q; want it to end with %q", c.args, cmdline, c.want)
 		}
 	}
 }
