@@ -23,7 +23,7 @@ func runReset(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: patientsync reset [flags]\n\nEmpties the patients, payments and sync_runs tables of DATABASE_URL (the schema stays) and, when the S3 endpoint of `patientsync up` answers, every object version and delete marker of its bucket. It asks nothing; a database or endpoint that is not on this machine needs -force.")
 		fs.PrintDefaults()
 	}
-	s3Addr := fs.String("s3-addr", d.S3Addr, "S3 endpoint of `patientsync up`; its bucket is emptied when it answers")
+	s3Addr := fs.String("s3-addr", d.S3Addr, "S3 endpoint of patientsync up; its bucket is emptied when it answers")
 	bucket := fs.String("bucket", d.Bucket, "the bucket to empty")
 	force := fs.Bool("force", false, "also reset a database or an S3 endpoint that is not on this machine")
 	if err := fs.Parse(args); err != nil {
