@@ -111,12 +111,24 @@ localstack-down:
 # ---------------------------------------------------------------------------
 # Docker-free local stack (issue 4): `make up` runs S3 on :4566, the HTTP API
 # on :3000 and the three Lambda binaries under AWS's runtime interface
-# emulator, against DATABASE_URL. Ctrl-C stops everything.
+# emulator, against DATABASE_URL. Ctrl-C stops everything. `make reset`
+# empties that database and, while `make up` runs, its bucket.
 # ---------------------------------------------------------------------------
-.PHONY: rie up
+.PHONY: rie up reset
+
+# Listen addresses of `make up` (the defaults of `patientsync up`, checked by
+# a test); UP_FLAGS and RESET_FLAGS pass any other flags.
+S3_ADDR ?= 127.0.0.1:4566
+API_ADDR ?= 127.0.0.1:3000
+UP_FLAGS ?=
+RESET_FLAGS ?=
 
 rie: ## the pinned Lambda runtime interface emulator, bin/aws-lambda-rie (from the Go module proxy)
 	CGO_ENABLED=0 $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
-up: build rie db ## the local stack in the foreground (see the printed commands)
-	$(BIN)/patientsync up -bin-dir $(BIN) -rie $(BIN)/aws-lambda-rie
+up: build rie db ## the local stack in the foreground; S3_ADDR=127.0.0.1:4566 API_ADDR=127.0.0.1:3000 UP_FLAGS='-retry-delay 5s ...' (patientsync up -h)
+	$(BIN)/patientsync up -bin-dir $(BIN) -rie $(BIN)/aws-lambda-rie -s3-addr '$(S3_ADDR)' -api-addr '$(API_ADDR)' $(UP_FLAGS)
+
+
+reset: build ## empty DATABASE_URL's patients, payments and sync_runs, and the bucket of a running `make up` (S3_ADDR); RESET_FLAGS=-force for a database elsewhere
+	$(BIN)/patientsync reset -s3-addr '$(S3_ADDR)' $(RESET_FLAGS)

@@ -1,6 +1,6 @@
 // Command patientsync is the operations and local-development CLI:
-// migrate, sync, gen, serve and up. Each subcommand lives in its own file and
-// registers itself; this file only dispatches.
+// migrate, sync, gen, serve, up and reset. Each subcommand lives in its own
+// file and registers itself; this file only dispatches.
 package main
 
 import (

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,7 +69,7 @@ func runUp(ctx context.Context, args []string) error {
 	cfg.Logger, cfg.FunctionLogs, cfg.RIELogLevel = slog.Default(), os.Stderr, *rieLog
 	stack, err := localaws.Start(ctx, cfg)
 	if err != nil {
-		return err
+		return listenHint(err)
 	}
 	defer stack.Close()
 	printBanner(os.Stdout, stack.S3URL, stack.APIURL, stack.Bucket, dbURL)
@@ -84,6 +85,21 @@ func runUp(ctx context.Context, args []string) error {
 		slog.Info("sync invocations", "events", st.Enqueued, "succeeded", st.Succeeded, "failed", st.Failed, "retried", st.Retried)
 	}
 	return nil
+}
+
+// listenHint adds to an address that cannot be listened on (taken by
+// another `up`, LocalStack or `sam local start-api`) the flag and the make
+// variable that choose another, with a port that is free now.
+func listenHint(err error) error {
+	var le *localaws.ListenError
+	if !errors.As(err, &le) {
+		return err
+	}
+	flagName, makeVar := "s3-addr", "S3_ADDR"
+	if le.Field == "APIAddr" {
+		flagName, makeVar = "api-addr", "API_ADDR"
+	}
+	return fmt.Errorf("%w; choose another with -%s (make up %s=%s)", err, flagName, makeVar, localaws.FreeAddrNear(le.Addr))
 }
 
 // syncEnvFromEnviron passes the SYNC_* settings of this shell on to the

@@ -121,7 +121,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Start brings the stack up; Close stops it. On error nothing is left running.
+// Start brings the stack up; Close stops it. On error nothing is left
+// running. An address that cannot be listened on is a *ListenError.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	cfg = cfg.withDefaults()
 	if cfg.DatabaseURL == "" {
@@ -142,14 +143,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}()
 
-	s3l, err := net.Listen("tcp", cfg.S3Addr)
+	s3l, err := listen("S3 endpoint", "S3Addr", cfg.S3Addr)
 	if err != nil {
-		return nil, fmt.Errorf("S3 endpoint: %w", err)
+		return nil, err
 	}
-	apiL, err := net.Listen("tcp", cfg.APIAddr)
+	apiL, err := listen("HTTP API", "APIAddr", cfg.APIAddr)
 	if err != nil {
 		s3l.Close()
-		return nil, fmt.Errorf("HTTP API: %w", err)
+		return nil, err
 	}
 	s.S3URL = "http://" + dialable(s3l.Addr())
 	s.APIURL = "http://" + dialable(apiL.Addr())

@@ -59,6 +59,7 @@ type Function struct {
 	mu     sync.Mutex
 	client *http.Client
 	stop   sync.Once
+	mem    peakMemory // for the REPORT lines
 }
 
 // FunctionError is a failed invocation: the handler returned an error,
@@ -165,9 +166,17 @@ func start(ctx context.Context, cfg Config) (*Function, error) {
 		// No client timeout: Invoke bounds each call by the function timeout.
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}},
 	}
+	out.rewrite = func(line string) string {
+		if !strings.HasPrefix(line, "REPORT ") {
+			return line
+		}
+		mb, ok := f.mem.peakMB()
+		return rewriteReport(line, mb, ok)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.RIE, err)
 	}
+	f.mem.setEmulator(cmd.Process.Pid, bootstrap)
 	go func() {
 		_ = cmd.Wait()
 		out.flush()
@@ -247,6 +256,7 @@ func (f *Function) Done() <-chan struct{} { return f.done }
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.mem.watch(100 * time.Millisecond)()
 	select {
 	case <-f.done:
 		return nil, fmt.Errorf("invoke %s: the emulator is not running", f.cfg.Name)
@@ -353,13 +363,15 @@ func (t *tailBuffer) String() string {
 	return strings.Join(t.lines, "\n")
 }
 
-// lineWriter prefixes each line of output and keeps the last ones.
+// lineWriter prefixes each line of output, after rewrite when set, and
+// keeps the last ones.
 type lineWriter struct {
-	mu     sync.Mutex
-	prefix string
-	w      io.Writer
-	tail   *tailBuffer
-	buf    []byte
+	mu      sync.Mutex
+	prefix  string
+	w       io.Writer
+	tail    *tailBuffer
+	buf     []byte
+	rewrite func(string) string
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
@@ -392,6 +404,9 @@ func (l *lineWriter) flush() {
 
 func (l *lineWriter) emit(line string) {
 	line = strings.TrimRight(line, "\r")
+	if l.rewrite != nil {
+		line = l.rewrite(line)
+	}
 	l.tail.add(line)
 	fmt.Fprintln(l.w, l.prefix+line)
 }

@@ -1,5 +1,6 @@
 // Command echofn is a test function for the emulator runner: it echoes its
-// event and environment, and fails on request in each way Lambda knows.
+// event and environment, fails on request in each way Lambda knows, and
+// allocates memory on request.
 package main
 
 import (
@@ -7,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -31,6 +34,16 @@ func main() {
 			time.Sleep(time.Minute)
 		case "slow":
 			time.Sleep(200 * time.Millisecond)
+		case "alloc": // value MB, every page touched so that it is resident
+			n, err := strconv.Atoi(e.Value)
+			if err != nil {
+				return nil, err
+			}
+			b := make([]byte, n<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			runtime.KeepAlive(b)
 		}
 		dl, _ := ctx.Deadline()
 		return map[string]any{
