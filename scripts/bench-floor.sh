@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # COPY floors for the sync benchmark: the same rows as CSV through psql's
-# \copy, into an unindexed UNLOGGED table and into tables with the target's
-# indexes. Prints "floor <name> <seconds>" lines.
+# \copy, into an unindexed UNLOGGED table, into tables with the target's
+# indexes, and the bulk load: into tables shaped like the targets (logged,
+# ids generated) without indexes, then the targets' indexes built (PK,
+# unique external ids, (patient_external_id, id), partial (payments_total,
+# id)). Prints "floor <name> <seconds>" lines.
 # usage: bench-floor.sh DATABASE_URL DIR   (DIR holds patients.csv, payments.csv)
 set -euo pipefail
 url=$1 dir=$2
@@ -11,6 +14,9 @@ q -c "DROP TABLE IF EXISTS floor_patients_unindexed, floor_payments_unindexed, f
   -c "CREATE UNLOGGED TABLE floor_payments_unindexed (external_id text, amount numeric(14,2), patient_external_id text)" \
   -c "CREATE TABLE floor_patients_indexed (LIKE patients INCLUDING ALL)" \
   -c "CREATE TABLE floor_payments_indexed (LIKE payments INCLUDING ALL)" \
+  -c "DROP TABLE IF EXISTS floor_patients_bulk, floor_payments_bulk" \
+  -c "CREATE TABLE floor_patients_bulk (LIKE patients INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) WITH (fillfactor = 90)" \
+  -c "CREATE TABLE floor_payments_bulk (LIKE payments INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) WITH (fillfactor = 90)" \
   -c "CHECKPOINT"
 timed() {
   local name=$1; shift
@@ -25,4 +31,20 @@ timed payments_unindexed "\\copy floor_payments_unindexed FROM '$dir/payments.cs
 q -c "CHECKPOINT"
 timed patients_indexed "\\copy floor_patients_indexed (external_id, first_name, last_name, middle_name, date_of_birth) FROM '$dir/patients.csv' WITH (FORMAT csv)"
 timed payments_indexed "\\copy floor_payments_indexed (external_id, amount, patient_external_id) FROM '$dir/payments.csv' WITH (FORMAT csv)"
-q -c "DROP TABLE floor_patients_unindexed, floor_payments_unindexed, floor_patients_indexed, floor_payments_indexed"
+q -c "CHECKPOINT"
+timedn() { # name, then psql -c arguments
+  local name=$1; shift
+  local t0 t1 args=()
+  for c in "$@"; do args+=(-c "$c"); done
+  t0=$(date +%s%N)
+  q "${args[@]}"
+  t1=$(date +%s%N)
+  echo "floor $name $(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f", d / 1e9 }')"
+}
+timedn patients_bulk "\\copy floor_patients_bulk (external_id, first_name, last_name, middle_name, date_of_birth) FROM '$dir/patients.csv' WITH (FORMAT csv)" \
+  "CREATE UNIQUE INDEX ON floor_patients_bulk (id)" "CREATE UNIQUE INDEX ON floor_patients_bulk (external_id)" \
+  "CREATE INDEX ON floor_patients_bulk (payments_total, id) WHERE deleted IS NULL"
+timedn payments_bulk "\\copy floor_payments_bulk (external_id, amount, patient_external_id) FROM '$dir/payments.csv' WITH (FORMAT csv)" \
+  "CREATE UNIQUE INDEX ON floor_payments_bulk (id)" "CREATE UNIQUE INDEX ON floor_payments_bulk (external_id)" \
+  "CREATE INDEX ON floor_payments_bulk (patient_external_id, id)"
+q -c "DROP TABLE floor_patients_unindexed, floor_payments_unindexed, floor_patients_indexed, floor_payments_indexed, floor_patients_bulk, floor_payments_bulk"

@@ -29,17 +29,28 @@ type Config struct {
 	// LockTimeout bounds the wait for a concurrent sync of the same entity
 	// (the context's deadline bounds it too).
 	LockTimeout time.Duration
+	// A sync that writes at least BulkMinRows rows and BulkShare of a
+	// table's rows builds the table anew instead of changing it row by row
+	// (see bulk.go).
+	BulkShare   float64
+	BulkMinRows int64
+	// MaintenanceWorkMem is the transaction's maintenance_work_mem, which
+	// bounds the sorts of index builds.
+	MaintenanceWorkMem string
 }
 
 // DefaultConfig is what the Lambda and the CLI use unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		MaxInvalidShare:   0.01,
-		MaxDeleteShare:    0.5,
-		MinDeletes:        10,
-		MaxInvalidRecords: 100,
-		WorkMem:           "256MB",
-		LockTimeout:       5 * time.Minute,
+		MaxInvalidShare:    0.01,
+		MaxDeleteShare:     0.5,
+		MinDeletes:         10,
+		MaxInvalidRecords:  100,
+		WorkMem:            "256MB",
+		LockTimeout:        5 * time.Minute,
+		BulkShare:          0.1,
+		BulkMinRows:        100_000,
+		MaintenanceWorkMem: "256MB",
 	}
 }
 
@@ -53,6 +64,13 @@ func (c Config) Validate() error {
 	}
 	share("MaxInvalidShare", c.MaxInvalidShare)
 	share("MaxDeleteShare", c.MaxDeleteShare)
+	share("BulkShare", c.BulkShare)
+	if c.BulkMinRows < 0 {
+		errs = append(errs, fmt.Errorf("BulkMinRows = %d: want 0 or more", c.BulkMinRows))
+	}
+	if c.MaintenanceWorkMem == "" || sanitizeSetting(c.MaintenanceWorkMem) != c.MaintenanceWorkMem {
+		errs = append(errs, fmt.Errorf("MaintenanceWorkMem = %q: want a PostgreSQL memory size such as 256MB", c.MaintenanceWorkMem))
+	}
 	if c.MinDeletes < 0 {
 		errs = append(errs, fmt.Errorf("MinDeletes = %d: want 0 or more", c.MinDeletes))
 	}

@@ -8,9 +8,17 @@ import "hash/maphash"
 // false ones are weeded out in SQL. This spares the merge a hash aggregate
 // over the whole staging table (seconds at millions of rows) in the common
 // case of a file without repeats.
+//
+// The bitmap is far larger than the CPU caches, so each lookup is a cache
+// miss; ids are hashed as they come and looked up in batches, whose
+// independent loads the CPU overlaps (one at a time, the misses cost more
+// than decoding the record).
 type dupFilter struct {
 	seed       maphash.Seed
 	bits       []uint64
+	pending    [dupBatch]uint64
+	ids        [dupBatch]string
+	n          int
 	candidates []string
 	overflow   bool // too many candidates: dedupe the whole table in SQL
 }
@@ -18,6 +26,7 @@ type dupFilter struct {
 const (
 	dupFilterBits       = 1 << 27 // 16 MiB; ~33k false candidates at 3M ids
 	dupFilterCandidates = 200_000
+	dupBatch            = 128
 )
 
 func newDupFilter() *dupFilter {
@@ -25,14 +34,28 @@ func newDupFilter() *dupFilter {
 }
 
 func (f *dupFilter) add(id string) {
-	i := maphash.String(f.seed, id) & (dupFilterBits - 1)
-	w, b := i>>6, uint64(1)<<(i&63)
-	if f.bits[w]&b != 0 && !f.overflow {
-		if len(f.candidates) == dupFilterCandidates {
-			f.overflow, f.candidates = true, nil
-		} else {
-			f.candidates = append(f.candidates, id)
-		}
+	f.pending[f.n] = maphash.String(f.seed, id) & (dupFilterBits - 1)
+	f.ids[f.n] = id
+	f.n++
+	if f.n == dupBatch {
+		f.flush()
 	}
-	f.bits[w] |= b
+}
+
+// flush looks up and sets the pending ids' bits, in their order.
+func (f *dupFilter) flush() {
+	for i := range f.n {
+		h := f.pending[i]
+		w, b := h>>6, uint64(1)<<(h&63)
+		if f.bits[w]&b != 0 && !f.overflow {
+			if len(f.candidates) == dupFilterCandidates {
+				f.overflow, f.candidates = true, nil
+			} else {
+				f.candidates = append(f.candidates, f.ids[i])
+			}
+		}
+		f.bits[w] |= b
+		f.ids[i] = ""
+	}
+	f.n = 0
 }

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/patientsync/patientsync/internal/snapshot"
@@ -14,35 +15,39 @@ import (
 // external_id, valid, then the entity's columns), and "changes", only what
 // differs from the target (action i(nsert), u(pdate), r(estore), d(elete)).
 type entity struct {
-	name snapshot.Entity
-	lock int32 // advisory lock key, serializing syncs of this entity
+	name  snapshot.Entity
+	table string
+	lock  int32 // advisory lock key, serializing syncs of this entity
 
 	// stageDDL declares, and stageColumns names, the columns after the
-	// common prefix; stageValues appends a valid record's values for them.
+	// common prefix; encode appends a valid record's values for them in
+	// binary COPY format.
 	stageDDL     string
 	stageColumns []string
-	stageValues  func(dst []any, r *snapshot.Record) []any
+	encode       func(b []byte, r *snapshot.Record) []byte
 
 	isEmpty   string // one boolean: the target table has no rows
 	countLive string // one count: live rows of the target table
 
 	// diff selects the rows of changes from stage FULL JOIN the target.
 	diff string
-	// insert, update and delete apply changes; firstLoad inserts every
-	// valid staged row into an empty target instead of diffing.
+	// Row by row: insert, update and delete apply changes; firstLoad
+	// inserts every valid staged row into an empty target instead of
+	// diffing.
 	insert, update, delete, firstLoad string
+	// In bulk (see bulk.go): build fills <table>_build from the target and
+	// changes, buildFirst from stage when the target is empty.
+	build, buildFirst string
 
-	// after and afterFirstLoad run once the rows are written: links and
-	// totals that depend on the other entity's table.
-	after, afterFirstLoad []step
+	// after runs once the rows are written: links and totals that live in
+	// the other entity's table.
+	after func(ctx context.Context, m *merger) error
 }
 
 // step is one statement of a merge, named for logs and errors.
 type step struct {
 	name string
 	sql  string
-	// ifInserted skips the step when the merge inserted no row.
-	ifInserted bool
 }
 
 var entities = map[snapshot.Entity]*entity{

@@ -20,6 +20,12 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// make test runs this package twice: row by row (the small tests never
+// reach the bulk threshold), and with SYNC_TEST_BULK=all, every sync in
+// bulk. Bulk rewrites every row: row versions (xmin) then say nothing, and
+// the rows' values must match all the same.
+var bulkAll = os.Getenv("SYNC_TEST_BULK") == "all"
+
 type env struct {
 	t    *testing.T
 	pool *pgxpool.Pool
@@ -38,6 +44,9 @@ func newEnv(t *testing.T, mods ...func(*syncer.Config)) *env {
 func newSyncer(t *testing.T, pool *pgxpool.Pool, mods ...func(*syncer.Config)) *syncer.Syncer {
 	t.Helper()
 	cfg := syncer.DefaultConfig()
+	if bulkAll {
+		cfg.BulkMinRows, cfg.BulkShare = 0, 0
+	}
 	for _, m := range mods {
 		m(&cfg)
 	}
@@ -113,14 +122,15 @@ type patientRow struct {
 
 func (e *env) patients() map[string]patientRow {
 	e.t.Helper()
-	return rowsByID(e, `
+	return rowsByID(e, func(r *patientRow) { r.Xmin = 0 }, `
 		SELECT external_id, first_name, last_name, coalesce(middle_name, '<null>'), date_of_birth::text, payments_total::text,
 		       payments_count, created, updated, deleted, xmin::text::bigint FROM patients`,
 		func(r patientRow) string { return r.ExternalID })
 }
 
-// rowsByID reads every row of sql into T (columns in field order), keyed by key.
-func rowsByID[T any](e *env, sql string, key func(T) string) map[string]T {
+// rowsByID reads every row of sql into T (columns in field order), keyed by
+// key; in bulk mode, noXmin forgets the row version.
+func rowsByID[T any](e *env, noXmin func(*T), sql string, key func(T) string) map[string]T {
 	e.t.Helper()
 	rows, _ := e.pool.Query(context.Background(), sql)
 	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[T])
@@ -129,6 +139,9 @@ func rowsByID[T any](e *env, sql string, key func(T) string) map[string]T {
 	}
 	out := make(map[string]T, len(list))
 	for _, r := range list {
+		if bulkAll {
+			noXmin(&r)
+		}
 		out[key(r)] = r
 	}
 	return out
@@ -144,7 +157,7 @@ type paymentRow struct {
 
 func (e *env) payments() map[string]paymentRow {
 	e.t.Helper()
-	return rowsByID(e, `
+	return rowsByID(e, func(r *paymentRow) { r.Xmin = 0 }, `
 		SELECT external_id, amount::text, patient_external_id, patient_id, created, updated, deleted, xmin::text::bigint FROM payments`,
 		func(r paymentRow) string { return r.ExternalID })
 }

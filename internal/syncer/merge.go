@@ -16,8 +16,27 @@ func (m *merger) exec(ctx context.Context, what, sql string, args ...any) (int64
 	return tag.RowsAffected(), nil
 }
 
-// merge writes what differs between stage and the target table.
+// execAll runs steps in order.
+func (m *merger) execAll(ctx context.Context, steps ...step) error {
+	for _, st := range steps {
+		if _, err := m.exec(ctx, st.name, st.sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge writes what differs between stage and the target table: row by
+// row, or by building the table anew when the sync writes a large share of
+// it (see bulk.go).
 func (m *merger) merge(ctx context.Context) error {
+	// From here on the two entities' merges must not interleave: they read
+	// and write each other's tables (links and totals), and a rebuild swaps
+	// a table, which must not wait for a reader that waits for this lock.
+	// The staging before this runs in parallel.
+	if _, err := m.exec(ctx, "wait for a concurrent merge", "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), int32(lockMerge)); err != nil {
+		return err
+	}
 	if err := m.dedupe(ctx); err != nil {
 		return err
 	}
@@ -27,11 +46,10 @@ func (m *merger) merge(ctx context.Context) error {
 		return err
 	}
 
-	var firstLoad bool
-	if err := m.tx.QueryRow(ctx, m.ent.isEmpty).Scan(&firstLoad); err != nil {
+	if err := m.tx.QueryRow(ctx, m.ent.isEmpty).Scan(&m.firstLoad); err != nil {
 		return fmt.Errorf("inspect %s: %w", m.ent.name, err)
 	}
-	if !firstLoad {
+	if !m.firstLoad {
 		if _, err := m.exec(ctx, "diff snapshot", "CREATE TEMP TABLE changes ON COMMIT DROP AS "+m.ent.diff); err != nil {
 			return err
 		}
@@ -47,7 +65,7 @@ func (m *merger) merge(ctx context.Context) error {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
 	var ins, upd, res, del int64
-	if firstLoad {
+	if m.firstLoad {
 		ins = staged
 	} else if err := m.tx.QueryRow(ctx, `
 		SELECT count(*) FILTER (WHERE action = 'i'), count(*) FILTER (WHERE action = 'u'),
@@ -55,42 +73,120 @@ func (m *merger) merge(ctx context.Context) error {
 	).Scan(&ins, &upd, &res, &del); err != nil {
 		return fmt.Errorf("count changes: %w", err)
 	}
-
 	if err := m.guardDeletes(ctx, del); err != nil {
 		return err
 	}
-
-	// From here on the two entities' merges must not interleave.
-	if _, err := m.exec(ctx, "wait for a concurrent merge", "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), int32(lockMerge)); err != nil {
-		return err
-	}
-	var err error
-	insert, after := m.ent.insert, m.ent.after
-	if firstLoad {
-		insert, after = m.ent.firstLoad, m.ent.afterFirstLoad
-	}
-	if m.res.Inserted, err = m.exec(ctx, "insert new rows", insert); err != nil {
-		return err
-	}
-	if upd+res > 0 {
-		if _, err = m.exec(ctx, "update changed rows", m.ent.update); err != nil {
-			return err
-		}
-	}
-	if del > 0 {
-		if m.res.Deleted, err = m.exec(ctx, "soft-delete missing rows", m.ent.delete); err != nil {
-			return err
-		}
-	}
-	m.res.Updated, m.res.Restored = upd, res
+	m.res.Inserted, m.res.Updated, m.res.Restored, m.res.Deleted = ins, upd, res, del
 	m.res.Unchanged = staged - ins - upd - res
 
-	for _, st := range after {
-		if st.ifInserted && m.res.Inserted == 0 {
-			continue
-		}
-		if _, err := m.exec(ctx, st.name, st.sql); err != nil {
+	bulk, err := m.bulk(ctx, m.ent.table, ins+upd+res+del)
+	if err != nil {
+		return err
+	}
+	switch {
+	case bulk && m.firstLoad:
+		err = m.build(ctx, m.ent.table, m.ent.buildFirst)
+	case bulk:
+		err = m.build(ctx, m.ent.table, m.ent.build)
+	default:
+		err = m.applyRows(ctx, upd+res, del)
+	}
+	if err != nil {
+		return err
+	}
+	m.built = bulk
+	if err := m.ent.after(ctx, m); err != nil {
+		return err
+	}
+	return m.swapBuilt(ctx)
+}
+
+// applyRows writes the changes row by row.
+func (m *merger) applyRows(ctx context.Context, updates, deletes int64) error {
+	insert := m.ent.insert
+	if m.firstLoad {
+		insert = m.ent.firstLoad
+	}
+	if _, err := m.exec(ctx, "insert new rows", insert); err != nil {
+		return err
+	}
+	if updates > 0 {
+		if _, err := m.exec(ctx, "update changed rows", m.ent.update); err != nil {
 			return err
+		}
+	}
+	if deletes > 0 {
+		if _, err := m.exec(ctx, "soft-delete missing rows", m.ent.delete); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bulk says whether writing n rows of table is better done by building the
+// table anew: when n is at least BulkMinRows and BulkShare of its rows.
+func (m *merger) bulk(ctx context.Context, table string, n int64) (bool, error) {
+	if n == 0 || n < m.cfg.BulkMinRows {
+		return false, nil
+	}
+	// The planner's estimate is enough for a threshold, and costs nothing;
+	// a table never analyzed (-1) is counted.
+	var rows int64
+	if err := m.tx.QueryRow(ctx, "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", table).Scan(&rows); err != nil {
+		return false, fmt.Errorf("estimate %s's size: %w", table, err)
+	}
+	if rows < 0 {
+		if err := m.tx.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&rows); err != nil {
+			return false, fmt.Errorf("count %s: %w", table, err)
+		}
+	}
+	return float64(n) >= m.cfg.BulkShare*float64(rows), nil
+}
+
+// build fills <table>_build with fill, and indexes it; swapBuilt puts it
+// in place at the end. When table is the entity's own, fill's $1 is the
+// first free id, for its new rows.
+func (m *merger) build(ctx context.Context, table, fill string) error {
+	sh, err := readShape(ctx, m.tx, table)
+	if err != nil {
+		return err
+	}
+	if err := createBuild(ctx, m.tx, table, sh); err != nil {
+		return err
+	}
+	var args []any
+	if table == m.ent.table {
+		args = append(args, sh.nextID)
+	}
+	if _, err := m.exec(ctx, "fill "+table+"_build", fill, args...); err != nil {
+		return err
+	}
+	if table == m.ent.table {
+		// New rows took ids up to nextID + their record index.
+		sh.nextID += m.res.Received
+	}
+	if _, err := m.exec(ctx, "index settings", fmt.Sprintf("SET LOCAL maintenance_work_mem = '%s'", sanitizeSetting(m.cfg.MaintenanceWorkMem))); err != nil {
+		return err
+	}
+	if err := indexBuild(ctx, m, table, sh); err != nil {
+		return err
+	}
+	if m.builds == nil {
+		m.builds = map[string]tableShape{}
+	}
+	m.builds[table] = sh
+	return nil
+}
+
+// swapBuilt swaps in the tables built, payments first (see swap).
+func (m *merger) swapBuilt(ctx context.Context) error {
+	for _, table := range []string{payments.table, patients.table} {
+		if sh, ok := m.builds[table]; ok {
+			start := time.Now()
+			if err := swap(ctx, m, table, sh); err != nil {
+				return err
+			}
+			m.log.Debug("sync step", "step", "swap in "+table, "seconds", time.Since(start).Seconds())
 		}
 	}
 	return nil

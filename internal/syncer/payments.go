@@ -1,18 +1,23 @@
 package syncer
 
 import (
+	"context"
+
 	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
 var payments = entity{
-	name: snapshot.Payments,
-	lock: 2,
+	name:  snapshot.Payments,
+	table: "payments",
+	lock:  2,
 
-	// Amounts are staged as exact integer cents.
-	stageDDL:     `amount_cents bigint, patient_external_id text COLLATE "C"`,
-	stageColumns: []string{"amount_cents", "patient_external_id"},
-	stageValues: func(dst []any, r *snapshot.Record) []any {
-		return append(dst, r.AmountCents, r.PatientExternalID)
+	// Amounts are staged as the target's exact numeric, encoded from
+	// integer cents (never a float).
+	stageDDL:     `amount numeric(14,2), patient_external_id text COLLATE "C"`,
+	stageColumns: []string{"amount", "patient_external_id"},
+	encode: func(b []byte, r *snapshot.Record) []byte {
+		b = appendNumeric(b, r.AmountCents)
+		return appendText(b, r.PatientExternalID)
 	},
 
 	isEmpty:   `SELECT NOT EXISTS (SELECT 1 FROM payments)`,
@@ -20,7 +25,7 @@ var payments = entity{
 
 	diff: `
 		SELECT s.ord, coalesce(s.external_id, t.external_id) AS external_id,
-		       s.amount_cents, s.patient_external_id, t.id AS target_id,
+		       s.amount, s.patient_external_id, t.id AS target_id,
 		       t.patient_external_id AS old_patient_external_id,
 		       CASE WHEN t.id IS NULL THEN 'i' WHEN s.ord IS NULL THEN 'd'
 		            WHEN t.deleted IS NOT NULL THEN 'r' ELSE 'u' END AS action
@@ -30,15 +35,17 @@ var payments = entity{
 		           WHEN NOT s.valid THEN false
 		           WHEN t.deleted IS NOT NULL THEN true
 		           ELSE (t.amount, t.patient_external_id)
-		                IS DISTINCT FROM (s.amount_cents * 0.01, s.patient_external_id) END`,
-	// patient_id links to the patient with that external id, deleted or not.
+		                IS DISTINCT FROM (s.amount, s.patient_external_id) END`,
+
+	// Row by row. patient_id links to the patient with that external id,
+	// deleted or not.
 	insert: `
 		INSERT INTO payments (external_id, amount, patient_external_id, patient_id, created, updated)
-		SELECT c.external_id, c.amount_cents * 0.01, c.patient_external_id, p.id, now(), now()
+		SELECT c.external_id, c.amount, c.patient_external_id, p.id, now(), now()
 		FROM changes c LEFT JOIN patients p ON p.external_id = c.patient_external_id
 		WHERE c.action = 'i'`,
 	update: `
-		UPDATE payments t SET amount = c.amount_cents * 0.01, patient_external_id = c.patient_external_id,
+		UPDATE payments t SET amount = c.amount, patient_external_id = c.patient_external_id,
 		       patient_id = c.patient_id, updated = now(), deleted = NULL
 		FROM (SELECT c.*, p.id AS patient_id FROM changes c LEFT JOIN patients p ON p.external_id = c.patient_external_id
 		      WHERE c.action IN ('u', 'r')) c
@@ -46,14 +53,42 @@ var payments = entity{
 	delete: `UPDATE payments t SET deleted = now() FROM changes c WHERE c.action = 'd' AND t.id = c.target_id`,
 	firstLoad: `
 		INSERT INTO payments (external_id, amount, patient_external_id, patient_id, created, updated)
-		SELECT s.external_id, s.amount_cents * 0.01, s.patient_external_id, p.id, now(), now()
+		SELECT s.external_id, s.amount, s.patient_external_id, p.id, now(), now()
 		FROM stage s LEFT JOIN patients p ON p.external_id = s.patient_external_id
 		WHERE s.valid`,
 
-	// Totals are recomputed, not adjusted by deltas, so that they equal the
-	// sum of live payments whatever happened before: for the new and the
-	// old patient of every inserted, updated, restored or deleted payment.
-	after: []step{{name: "recompute payment totals", sql: `
+	// Built anew ($1 is the first free id: a new row's id is $1 + its
+	// record index).
+	build: `
+		INSERT INTO payments_build (id, external_id, amount, patient_external_id, patient_id, created, updated, deleted)
+		SELECT t.id, t.external_id,
+		       CASE WHEN c.action IN ('u', 'r') THEN c.amount ELSE t.amount END,
+		       CASE WHEN c.action IN ('u', 'r') THEN c.patient_external_id ELSE t.patient_external_id END,
+		       CASE WHEN c.action IN ('u', 'r') THEN p.id ELSE t.patient_id END,
+		       t.created,
+		       CASE WHEN c.action IN ('u', 'r') THEN now() ELSE t.updated END,
+		       CASE WHEN c.action = 'd' THEN now() WHEN c.action IN ('u', 'r') THEN NULL ELSE t.deleted END
+		FROM payments t LEFT JOIN changes c ON c.target_id = t.id
+		LEFT JOIN patients p ON c.action IN ('u', 'r') AND p.external_id = c.patient_external_id
+		UNION ALL
+		SELECT $1 + c.ord, c.external_id, c.amount, c.patient_external_id, p.id, now(), now(), NULL
+		FROM changes c LEFT JOIN patients p ON p.external_id = c.patient_external_id
+		WHERE c.action = 'i'`,
+	buildFirst: `
+		INSERT INTO payments_build (id, external_id, amount, patient_external_id, patient_id, created, updated, deleted)
+		SELECT $1 + s.ord, s.external_id, s.amount, s.patient_external_id, p.id, now(), now(), NULL
+		FROM stage s LEFT JOIN patients p ON p.external_id = s.patient_external_id
+		WHERE s.valid`,
+
+	after: paymentsAfter,
+}
+
+// Totals equal the sum and count of each patient's live payments.
+const (
+	// Row by row, for the new and the old patient of every inserted,
+	// updated, restored or deleted payment. Recomputed, not adjusted by
+	// deltas, so that they hold whatever happened before.
+	recomputeTotals = `
 		UPDATE patients t SET payments_total = a.total, payments_count = a.cnt
 		FROM (SELECT x.pext, coalesce(sum(p.amount), 0) AS total, count(p.id) AS cnt
 		      FROM (SELECT patient_external_id AS pext FROM changes WHERE action <> 'd'
@@ -61,12 +96,65 @@ var payments = entity{
 		      LEFT JOIN payments p ON p.patient_external_id = x.pext AND p.deleted IS NULL
 		      GROUP BY x.pext) a
 		WHERE t.external_id = a.pext
-		  AND (t.payments_total, t.payments_count) IS DISTINCT FROM (a.total, a.cnt)`}},
-	// On a first load every live payment is staged: total it there, in
-	// integer cents.
-	afterFirstLoad: []step{{name: "total payments of first load", sql: `
-		UPDATE patients t SET payments_total = a.cents * 0.01, payments_count = a.cnt
-		FROM (SELECT patient_external_id, sum(amount_cents) AS cents, count(*) AS cnt
+		  AND (t.payments_total, t.payments_count) IS DISTINCT FROM (a.total, a.cnt)`
+	countAffectedPatients = `
+		SELECT count(*) FROM (SELECT patient_external_id FROM changes WHERE action <> 'd'
+		                      UNION SELECT old_patient_external_id FROM changes WHERE action <> 'i') x`
+	// On a first load row by row, every live payment is staged: total it
+	// there.
+	totalFirstLoad = `
+		UPDATE patients t SET payments_total = a.total, payments_count = a.cnt
+		FROM (SELECT patient_external_id, sum(amount) AS total, count(*) AS cnt
 		      FROM stage WHERE valid GROUP BY patient_external_id) a
-		WHERE t.external_id = a.patient_external_id`}},
+		WHERE t.external_id = a.patient_external_id`
+	// Every patient's totals in a new patients table, from the payments as
+	// they are now (in payments_build when that was built, else in
+	// payments): aggregated first by patient id (an integer key is several
+	// times cheaper to group than text, and patient_id is the patient with
+	// the payment's patient external id whenever one exists), in a query
+	// that, unlike an INSERT, may run in parallel.
+	totalsFromBuild = `
+		CREATE TEMP TABLE totals ON COMMIT DROP AS
+		SELECT patient_id, sum(amount) AS total, count(*) AS cnt
+		FROM payments_build WHERE deleted IS NULL AND patient_id IS NOT NULL GROUP BY patient_id`
+	totalsFromPayments = `
+		CREATE TEMP TABLE totals ON COMMIT DROP AS
+		SELECT patient_id, sum(amount) AS total, count(*) AS cnt
+		FROM payments WHERE deleted IS NULL AND patient_id IS NOT NULL GROUP BY patient_id`
+	buildTotals = `
+		INSERT INTO patients_build (id, external_id, first_name, last_name, middle_name, date_of_birth,
+		                            payments_total, payments_count, created, updated, deleted)
+		SELECT t.id, t.external_id, t.first_name, t.last_name, t.middle_name, t.date_of_birth,
+		       coalesce(a.total, 0), coalesce(a.cnt, 0), t.created, t.updated, t.deleted
+		FROM patients t LEFT JOIN totals a ON a.patient_id = t.id`
+)
+
+func paymentsAfter(ctx context.Context, m *merger) error {
+	switch {
+	case m.built:
+		// A large share of payments changed: so do many totals.
+		if _, err := m.exec(ctx, "total payments", totalsFromBuild); err != nil {
+			return err
+		}
+		return m.build(ctx, "patients", buildTotals)
+	case m.firstLoad:
+		_, err := m.exec(ctx, "total payments of first load", totalFirstLoad)
+		return err
+	}
+	var n int64
+	if err := m.tx.QueryRow(ctx, countAffectedPatients).Scan(&n); err != nil {
+		return err
+	}
+	bulk, err := m.bulk(ctx, "patients", n)
+	if err != nil || n == 0 {
+		return err
+	}
+	if bulk {
+		if _, err := m.exec(ctx, "total payments", totalsFromPayments); err != nil {
+			return err
+		}
+		return m.build(ctx, "patients", buildTotals)
+	}
+	_, err = m.exec(ctx, "recompute payment totals", recomputeTotals)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,10 @@ type merger struct {
 	cfg  Config
 	log  *slog.Logger
 	dups *dupFilter
+
+	firstLoad bool                  // the target was empty
+	built     bool                  // the target is being built anew, in <table>_build
+	builds    map[string]tableShape // tables built anew, to swap in at the end
 }
 
 // Every staging table starts with these columns; the entity's own follow.
@@ -29,57 +34,6 @@ type merger struct {
 var stagePrefix = []string{"ord", "external_id", "valid"}
 
 const stagePrefixDDL = `ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, valid boolean NOT NULL`
-
-// copySource feeds decoded records to COPY.
-type copySource struct {
-	dec  *snapshot.Decoder
-	ent  *entity
-	res  *Result
-	max  int // invalid records kept
-	dups *dupFilter
-	rec  snapshot.Record
-	vals []any
-	err  error
-}
-
-func (c *copySource) Next() bool {
-	for {
-		err := c.dec.Next(&c.rec)
-		if errors.Is(err, io.EOF) {
-			return false
-		}
-		if err != nil {
-			c.err = err
-			return false
-		}
-		if c.rec.Invalid != nil {
-			c.res.Invalid++
-			if len(c.res.InvalidRecords) < c.max {
-				c.res.InvalidRecords = append(c.res.InvalidRecords, *c.rec.Invalid)
-			}
-			if c.rec.ExternalID == "" {
-				continue
-			}
-		}
-		c.dups.add(c.rec.ExternalID)
-		return true
-	}
-}
-
-func (c *copySource) Values() ([]any, error) {
-	r := &c.rec
-	valid := r.Invalid == nil
-	c.vals = append(c.vals[:0], r.Index, r.ExternalID, valid)
-	if !valid {
-		for range c.ent.stageColumns {
-			c.vals = append(c.vals, nil)
-		}
-		return c.vals, nil
-	}
-	return c.ent.stageValues(c.vals, r), nil
-}
-
-func (c *copySource) Err() error { return c.err }
 
 // stage streams the snapshot into a temporary table. Nothing but the
 // decoder's window and COPY's buffer is held in memory.
@@ -90,10 +44,11 @@ func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker
 	}
 	dec := snapshot.NewDecoder(r, m.ent.name)
 	m.dups = newDupFilter()
-	src := &copySource{dec: dec, ent: m.ent, res: m.res, max: m.cfg.MaxInvalidRecords, dups: m.dups}
+	src := &copyStream{dec: dec, ent: m.ent, res: m.res, max: m.cfg.MaxInvalidRecords, dups: m.dups}
 	start := time.Now()
 	columns := append(append([]string{}, stagePrefix...), m.ent.stageColumns...)
-	_, err := m.tx.CopyFrom(ctx, pgx.Identifier{"stage"}, columns, src)
+	copySQL := "COPY stage (" + strings.Join(columns, ", ") + ") FROM STDIN WITH (FORMAT binary)"
+	_, err := m.tx.Conn().PgConn().CopyFrom(ctx, src, copySQL)
 	m.res.Received = dec.Received()
 	m.log.Debug("sync step", "step", "copy into staging", "rows", m.res.Received, "bytes", dec.Offset(), "seconds", time.Since(start).Seconds())
 	if tracker.err != nil {

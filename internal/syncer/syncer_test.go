@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/patientsync/patientsync/internal/snapshot"
 	"github.com/patientsync/patientsync/internal/syncer"
 )
 
@@ -332,5 +334,34 @@ func TestTotalsFollowEveryPaymentChange(t *testing.T) {
 	e.checkInvariants()
 	if p := e.patients()["4"]; p.Deleted == nil || p.Total != "9.29" {
 		t.Fatalf("deleted patient 4: %+v", p)
+	}
+}
+
+// Amounts travel to the database as binary numerics built from integer
+// cents; each must arrive as exactly the decimal it was.
+func TestAmountsArriveExactly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cents := []int64{0, 1, -1, 9, 10, 99, 100, 101, 999, 1000, 9999, 10000, 10001, 123456, 1000000, 99999999,
+		100000000, 123456789012, 99999999999999, -99999999999999, -100, -10000, 500000000000}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		cents = append(cents, r.Int64N(2*99999999999999)-99999999999999)
+	}
+	var b strings.Builder
+	b.WriteString("[")
+	for i, c := range cents {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"externalId":"%d","amount":"%s","patientId":"p"}`, i, snapshot.FormatCents(c))
+	}
+	b.WriteString("]")
+	e.sync("payments.json", b.String())
+	got := e.payments()
+	for i, c := range cents {
+		if want := snapshot.FormatCents(c); got[fmt.Sprint(i)].Amount != want {
+			t.Errorf("amount %s arrived as %s", want, got[fmt.Sprint(i)].Amount)
+		}
 	}
 }

@@ -1,0 +1,161 @@
+package syncer
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
+)
+
+// copyStream is the staging COPY's input: the snapshot's records encoded in
+// PostgreSQL's binary COPY format as COPY reads them. Encoding straight from
+// the decoded record (no row of interface values per record, no text to
+// parse on the server) keeps the Go side of the stream cheaper than the
+// server's.
+type copyStream struct {
+	dec  *snapshot.Decoder
+	ent  *entity
+	res  *Result
+	max  int // invalid records kept
+	dups *dupFilter
+	rec  snapshot.Record
+	buf  []byte // encoded, from off on not yet read
+	off  int
+	done bool
+	err  error // the decoder's, when it stopped the stream
+}
+
+// copyChunk is how much is encoded between reads.
+const copyChunk = 64 << 10
+
+// copySignature starts a binary COPY stream: the signature, flags (none)
+// and the header extension length (none).
+var copySignature = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+func (c *copyStream) Read(p []byte) (int, error) {
+	for c.off == len(c.buf) {
+		if c.done {
+			if c.err != nil {
+				return 0, c.err
+			}
+			return 0, io.EOF
+		}
+		c.fill()
+	}
+	n := copy(p, c.buf[c.off:])
+	c.off += n
+	return n, nil
+}
+
+// fill encodes the next chunk of rows.
+func (c *copyStream) fill() {
+	c.buf, c.off = c.buf[:0], 0
+	if c.dec.Received() == 0 && !c.done {
+		c.buf = append(c.buf, copySignature...)
+	}
+	for len(c.buf) < copyChunk {
+		err := c.dec.Next(&c.rec)
+		if errors.Is(err, io.EOF) {
+			c.dups.flush()
+			c.buf = binary.BigEndian.AppendUint16(c.buf, 0xffff) // the trailer
+			c.done = true
+			return
+		}
+		if err != nil {
+			c.err, c.done = err, true
+			return
+		}
+		r := &c.rec
+		if r.Invalid != nil {
+			c.res.Invalid++
+			if len(c.res.InvalidRecords) < c.max {
+				c.res.InvalidRecords = append(c.res.InvalidRecords, *r.Invalid)
+			}
+			if r.ExternalID == "" {
+				continue // nothing to protect
+			}
+		}
+		c.dups.add(r.ExternalID)
+		valid := r.Invalid == nil
+		c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(len(stagePrefix)+len(c.ent.stageColumns)))
+		c.buf = appendInt8(c.buf, r.Index)
+		c.buf = appendText(c.buf, r.ExternalID)
+		c.buf = appendBool(c.buf, valid)
+		if !valid {
+			for range c.ent.stageColumns {
+				c.buf = appendNull(c.buf)
+			}
+			continue
+		}
+		c.buf = c.ent.encode(c.buf, r)
+	}
+}
+
+// Binary COPY fields: a 4-byte length (-1 for NULL), then the value in the
+// type's binary form.
+
+func appendNull(b []byte) []byte { return binary.BigEndian.AppendUint32(b, 0xffffffff) }
+
+func appendText(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+func appendInt8(b []byte, v int64) []byte {
+	b = binary.BigEndian.AppendUint32(b, 8)
+	return binary.BigEndian.AppendUint64(b, uint64(v))
+}
+
+func appendBool(b []byte, v bool) []byte {
+	b = binary.BigEndian.AppendUint32(b, 1)
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// pgEpoch is day 0 of PostgreSQL's date.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
+
+func appendDate(b []byte, t time.Time) []byte {
+	b = binary.BigEndian.AppendUint32(b, 4)
+	return binary.BigEndian.AppendUint32(b, uint32(int32(t.Unix()/86400-pgEpoch)))
+}
+
+// appendNumeric writes cents as a numeric with two decimals: base-10000
+// digits, most significant first, without leading or trailing zero digits.
+func appendNumeric(b []byte, cents int64) []byte {
+	sign := uint16(0)
+	abs := uint64(cents)
+	if cents < 0 {
+		sign, abs = 0x4000, uint64(-cents)
+	}
+	var digits [8]uint16
+	n := 0
+	ip, fp := abs/100, abs%100
+	for v := ip; v > 0; v /= 10000 {
+		n++
+	}
+	weight := n - 1 // of the first digit; -1 when only a fraction
+	for i, v := n-1, ip; i >= 0; i, v = i-1, v/10000 {
+		digits[i] = uint16(v % 10000)
+	}
+	if fp != 0 {
+		digits[n] = uint16(fp * 100)
+		n++
+	}
+	if n == 0 {
+		weight = 0
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(8+2*n))
+	b = binary.BigEndian.AppendUint16(b, uint16(n))
+	b = binary.BigEndian.AppendUint16(b, uint16(int16(weight)))
+	b = binary.BigEndian.AppendUint16(b, sign)
+	b = binary.BigEndian.AppendUint16(b, 2) // display scale
+	for _, d := range digits[:n] {
+		b = binary.BigEndian.AppendUint16(b, d)
+	}
+	return b
+}
