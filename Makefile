@@ -43,6 +43,8 @@ lint-template: ## cfn-lint and the SAM translator on template.yaml
 test: vet lint-template ## everything: vet, template lint, unit, integration (real PostgreSQL), Lambda handlers, fuzz seeds
 	bash scripts/postgres.sh "$(or $(TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres)"
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 -timeout 20m ./...
+	@echo "internal/syncer again, every sync in bulk (build and swap):"
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" SYNC_TEST_BULK=all $(GO) test -count=1 -timeout 10m ./internal/syncer
 
 fuzz: ## fuzz the snapshot decoder and the API handler for a while each (FUZZTIME=1m)
 	$(GO) test ./internal/snapshot -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-1m}

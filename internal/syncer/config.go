@@ -93,8 +93,9 @@ func validShare(f float64) bool {
 }
 
 // ConfigFromEnv reads SYNC_MAX_INVALID_SHARE, SYNC_MAX_DELETE_SHARE,
-// SYNC_MIN_DELETES, SYNC_ALLOW_MASS_DELETE and SYNC_WORK_MEM with getenv
-// over DefaultConfig, and names every variable that is wrong and why.
+// SYNC_MIN_DELETES, SYNC_ALLOW_MASS_DELETE, SYNC_BULK_SHARE,
+// SYNC_BULK_MIN_ROWS, SYNC_WORK_MEM and SYNC_MAINTENANCE_WORK_MEM with
+// getenv over DefaultConfig, and names every variable that is wrong and why.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
 	var errs []error
@@ -126,6 +127,22 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("SYNC_ALLOW_MASS_DELETE=%q: want true or false", v))
 		}
 		c.AllowMassDelete = b
+	}
+	share("SYNC_BULK_SHARE", &c.BulkShare)
+	if v := getenv("SYNC_BULK_MIN_ROWS"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("SYNC_BULK_MIN_ROWS=%q: want a whole number, 0 or more", v))
+		} else {
+			c.BulkMinRows = n
+		}
+	}
+	if v := getenv("SYNC_MAINTENANCE_WORK_MEM"); v != "" {
+		if sanitizeSetting(v) != v {
+			errs = append(errs, fmt.Errorf("SYNC_MAINTENANCE_WORK_MEM=%q: want a PostgreSQL memory size such as 256MB", v))
+		} else {
+			c.MaintenanceWorkMem = v
+		}
 	}
 	if v := getenv("SYNC_WORK_MEM"); v != "" {
 		if sanitizeSetting(v) != v {

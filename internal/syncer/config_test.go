@@ -32,6 +32,10 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "negative minimum", env: map[string]string{"SYNC_MIN_DELETES": "-1"}, wantErr: "SYNC_MIN_DELETES"},
 		{name: "not a boolean", env: map[string]string{"SYNC_ALLOW_MASS_DELETE": "yes please"}, wantErr: "SYNC_ALLOW_MASS_DELETE"},
 		{name: "SQL in work_mem", env: map[string]string{"SYNC_WORK_MEM": "1MB'; DROP TABLE patients; --"}, wantErr: "SYNC_WORK_MEM"},
+		{name: "bulk settings", env: map[string]string{"SYNC_BULK_SHARE": "0.3", "SYNC_BULK_MIN_ROWS": "0", "SYNC_MAINTENANCE_WORK_MEM": "1GB"},
+			want: func(c *syncer.Config) { c.BulkShare, c.BulkMinRows, c.MaintenanceWorkMem = 0.3, 0, "1GB" }},
+		{name: "NaN bulk share", env: map[string]string{"SYNC_BULK_SHARE": "NaN"}, wantErr: "SYNC_BULK_SHARE"},
+		{name: "negative bulk minimum", env: map[string]string{"SYNC_BULK_MIN_ROWS": "-5"}, wantErr: "SYNC_BULK_MIN_ROWS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
