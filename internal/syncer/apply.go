@@ -98,13 +98,15 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	defer closeGz()
 
 	m := &merger{tx: tx, ent: ent, res: res, cfg: s.cfg, log: log}
-	if err := m.stage(ctx, r, tracker); err != nil {
+	err = m.stage(ctx, r, tracker)
+	res.BytesRead = tracker.n
+	if err != nil {
 		return err
 	}
 	if err := m.merge(ctx); err != nil {
 		return err
 	}
-	res.Status = StatusSucceeded
+	res.Status, res.Finished = StatusSucceeded, time.Now()
 	if err := updateRun(ctx, tx, res); err != nil {
 		return err
 	}
@@ -128,15 +130,18 @@ func (s *Syncer) sessionSettings(ctx context.Context) string {
 	return settings
 }
 
-// readErrTracker remembers the first error of the underlying reader, so that
-// a broken download (transient) is not mistaken for a malformed file (permanent).
+// readErrTracker counts the bytes read and remembers the first error of the
+// underlying reader, so that a broken download (transient) is not mistaken
+// for a malformed file (permanent).
 type readErrTracker struct {
 	r   io.Reader
+	n   int64
 	err error
 }
 
 func (t *readErrTracker) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
+	t.n += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) && t.err == nil {
 		t.err = err
 	}

@@ -24,6 +24,7 @@ import (
 var runColumns = []string{
 	"entity", "source", "etag", "version_id", "sequencer", "last_modified", "status", "error",
 	"received", "inserted", "updated", "deleted", "restored", "unchanged", "duplicates", "invalid", "invalid_records",
+	"bytes_read", "bytes_per_second", "rows_per_second",
 }
 
 // runValues are r's values for runColumns.
@@ -33,7 +34,24 @@ func runValues(r *Result) []any {
 		nullString(r.Identity.Sequencer), nullTime(r.Identity.LastModified), r.Status, nullString(truncateText(r.Reason, maxErrorBytes)),
 		r.Received, r.Inserted, r.Updated, r.Deleted, r.Restored, r.Unchanged, r.Duplicates, r.Invalid,
 		invalidRecordsJSON(r.InvalidRecords),
+		nullInt(r.BytesRead), rate(r.BytesRead, r), rate(r.Received, r),
 	}
+}
+
+// rate is n per second of the run, when both are known.
+func rate(n int64, r *Result) any {
+	secs := r.Finished.Sub(r.Started).Seconds()
+	if n <= 0 || r.Finished.IsZero() || secs <= 0 {
+		return nil
+	}
+	return float64(n) / secs
+}
+
+func nullInt(n int64) any {
+	if n <= 0 {
+		return nil
+	}
+	return n
 }
 
 // finishedSQL stamps the end of a run whose status ($7) is final.
@@ -43,7 +61,7 @@ var (
 	// INSERT INTO sync_runs (entity, ..., finished) VALUES ($1, ..., CASE ...) RETURNING id
 	insertRunSQL = "INSERT INTO sync_runs (" + strings.Join(runColumns, ", ") + ", finished) VALUES (" +
 		placeholders(1, len(runColumns)) + ", " + finishedSQL + ") RETURNING id"
-	// UPDATE sync_runs SET (entity, ..., finished) = ($1, ..., CASE ...) WHERE id = $18
+	// UPDATE sync_runs SET (entity, ..., finished) = ($1, ..., CASE ...) WHERE id = $N
 	updateRunSQL = "UPDATE sync_runs SET (" + strings.Join(runColumns, ", ") + ", finished) = (" +
 		placeholders(1, len(runColumns)) + ", " + finishedSQL + ") WHERE id = $" + strconv.Itoa(len(runColumns)+1)
 )

@@ -57,6 +57,8 @@ type Result struct {
 	Invalid    int64
 	// InvalidRecords are the first Config.MaxInvalidRecords invalid records.
 	InvalidRecords []snapshot.InvalidRecord
+	// BytesRead is the size of the object as read (compressed or not).
+	BytesRead int64
 
 	Started  time.Time
 	Finished time.Time

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -363,5 +364,22 @@ func TestAmountsArriveExactly(t *testing.T) {
 		if want := snapshot.FormatCents(c); got[fmt.Sprint(i)].Amount != want {
 			t.Errorf("amount %s arrived as %s", want, got[fmt.Sprint(i)].Amount)
 		}
+	}
+}
+
+// Every run records what it read and how fast, which the sync Lambda uses
+// to tell whether a snapshot can finish in time.
+func TestRunsRecordThroughput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.syncFile(samplePayments)
+	var bytes int64
+	var bps, rps float64
+	if err := e.pool.QueryRow(context.Background(), `SELECT bytes_read, bytes_per_second, rows_per_second FROM sync_runs WHERE id = $1`, res.ID).Scan(&bytes, &bps, &rps); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(samplePayments)
+	if bytes != st.Size() || bps <= 0 || rps <= 0 || res.BytesRead != bytes {
+		t.Fatalf("bytes_read %d (file %d), %f bytes/s, %f rows/s", bytes, st.Size(), bps, rps)
 	}
 }
