@@ -134,3 +134,24 @@ up: build rie db ## the local stack in the foreground; S3_ADDR=127.0.0.1:4566 AP
 
 reset: build ## empty DATABASE_URL's patients, payments and sync_runs, and the bucket of a running `make up` (S3_ADDR); RESET_FLAGS=-force for a database elsewhere
 	$(BIN)/patientsync reset -s3-addr '$(S3_ADDR)' $(RESET_FLAGS)
+
+# ---------------------------------------------------------------------------
+# The ECS runner's image (template.yaml: RunnerImageUri): the CLI, static,
+# for the Lambdas' architecture, on distroless (runner/Dockerfile). Needs
+# Docker with buildx, and for runner-push the AWS CLI with credentials for
+# the stack's account and region; make test runs neither.
+#   make runner-push AWS_REGION=eu-west-1   # prints RunnerImageUri=...@sha256:...
+#   sam deploy --parameter-overrides RunnerImageUri=<that> SubnetIds=... SecurityGroupIds=...
+# ---------------------------------------------------------------------------
+.PHONY: runner-image runner-push
+
+# The task definition's RuntimePlatform: the same architecture as SAM_LAMBDA_ENV.
+RUNNER_PLATFORM := linux/arm64
+RUNNER_REPOSITORY ?= patientsync-runner
+RUNNER_TAG ?=
+
+runner-image: ## build the runner image locally as $(RUNNER_REPOSITORY):dev (Docker buildx)
+	docker buildx build --platform $(RUNNER_PLATFORM) -f runner/Dockerfile -t $(RUNNER_REPOSITORY):dev --load .
+
+runner-push: ## build the runner image, push it to this account's ECR (AWS_REGION; RUNNER_REPOSITORY, RUNNER_TAG), print its RunnerImageUri
+	RUNNER_PLATFORM=$(RUNNER_PLATFORM) RUNNER_REPOSITORY=$(RUNNER_REPOSITORY) RUNNER_TAG=$(RUNNER_TAG) bash scripts/runner-push.sh

@@ -15,13 +15,22 @@ import (
 )
 
 func init() {
-	register("sync", "apply snapshot files (local paths or s3://bucket/key) to DATABASE_URL", runSync)
+	register("sync", "apply snapshot files (local paths or s3://bucket/key[?versionId=V]) to the database", runSync)
 }
 
 func runSync(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: patientsync sync [flags] FILE|s3://bucket/key ...\n\nThe entity comes from the file name (patients*.json[.gz], payments*.json[.gz]). Flags default to the SYNC_* environment variables, else to the values shown.")
+		fmt.Fprintln(fs.Output(), `usage: patientsync sync [flags] FILE|s3://bucket/key[?versionId=V] ...
+
+The entity comes from the file name (patients*.json[.gz], payments*.json[.gz]).
+An S3 URL reads the object's current version, or exactly the version named by
+versionId (etag= reads with If-Match instead; sequencer= orders the snapshot
+against other S3 events of the key, as the sync Lambda does; write '?', '#'
+and '%' in a key as %3F, %23 and %25). The database is DATABASE_URL, else the
+Secrets Manager secret DATABASE_SECRET_ARN (as in the Lambdas), else the local
+default. Flags default to the SYNC_* environment variables, else to the values
+shown.`)
 		fs.PrintDefaults()
 	}
 	cfg, err := syncer.ConfigFromEnv(os.Getenv)
@@ -32,6 +41,7 @@ func runSync(ctx context.Context, args []string) error {
 	fs.Float64Var(&cfg.MaxDeleteShare, "max-delete-share", cfg.MaxDeleteShare, "reject a snapshot that deletes a larger share of the live rows...")
 	fs.Int64Var(&cfg.MinDeletes, "min-deletes", cfg.MinDeletes, "...when it deletes at least this many")
 	fs.BoolVar(&cfg.AllowMassDelete, "allow-mass-delete", cfg.AllowMassDelete, "apply even if the snapshot deletes more than -max-delete-share")
+	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait at most this long for a concurrent sync of the same entity")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +52,18 @@ func runSync(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
-	pool, err := db.Open(ctx, databaseURL(), db.Options{MaxConns: 2, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
+	for _, arg := range fs.Args() { // a mistyped URL stops before anything runs
+		if strings.HasPrefix(arg, "s3://") {
+			if _, _, _, err := s3source.ParseURL(arg); err != nil {
+				return err
+			}
+		}
+	}
+	url, err := syncDatabaseURL(ctx, os.Getenv)
+	if err != nil {
+		return err
+	}
+	pool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
 	if err != nil {
 		return err
 	}
@@ -73,11 +94,11 @@ func runSync(ctx context.Context, args []string) error {
 				}
 				src = s3source.New(client)
 			}
-			bucket, key, perr := s3source.ParseURL(arg)
+			bucket, key, id, perr := s3source.ParseURL(arg)
 			if perr != nil {
 				return perr
 			}
-			obj, oerr := src.Object(bucket, key, syncer.Identity{})
+			obj, oerr := src.Object(bucket, key, id)
 			if oerr != nil {
 				return oerr
 			}
@@ -98,6 +119,16 @@ func runSync(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d of %d snapshots failed", failed, fs.NArg())
 	}
 	return nil
+}
+
+// syncDatabaseURL is DATABASE_URL, else the URL in the DATABASE_SECRET_ARN
+// secret (db.ResolveURL, as the Lambdas read it: the ECS runner is given
+// only the secret's ARN), else the local default.
+func syncDatabaseURL(ctx context.Context, getenv func(string) string) (string, error) {
+	if getenv("DATABASE_URL") == "" && getenv("DATABASE_SECRET_ARN") == "" {
+		return db.DefaultURL, nil
+	}
+	return db.ResolveURL(ctx, getenv, nil)
 }
 
 func printResult(name string, r syncer.Result) {

@@ -4,21 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/patientsync/patientsync/internal/testutil"
@@ -29,7 +24,7 @@ import (
 // plain and a gzipped snapshot, read by the SDK through AWS_ENDPOINT_URL.
 func TestSyncFromMoto(t *testing.T) {
 	t.Parallel()
-	endpoint := startMoto(t)
+	endpoint := testutil.Moto(t)
 	ctx := context.Background()
 	client := s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
@@ -73,14 +68,7 @@ func TestSyncFromMoto(t *testing.T) {
 	}
 
 	dbURL := testutil.NewDB(t)
-	home := t.TempDir()
-	o := runEnv(t, []string{
-		"DATABASE_URL=" + dbURL, "LOG_LEVEL=WARN",
-		"AWS_ENDPOINT_URL=" + endpoint, "AWS_ENDPOINT_URL_S3=", "AWS_S3_USE_PATH_STYLE=",
-		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_SESSION_TOKEN=", "AWS_REGION=us-east-1", "AWS_PROFILE=",
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-	}, "sync", "s3://"+bucket+"/patients.json", "s3://"+bucket+"/payments.json.gz")
+	o := runEnv(t, append(motoEnv(t, endpoint), "DATABASE_URL="+dbURL, "DATABASE_SECRET_ARN=", "LOG_LEVEL=WARN"), "sync", "s3://"+bucket+"/patients.json", "s3://"+bucket+"/payments.json.gz")
 	if o.code != 0 {
 		t.Fatalf("sync from moto: exit %d\n%s%s", o.code, o.stdout, o.stderr)
 	}
@@ -120,53 +108,112 @@ func TestSyncFromMoto(t *testing.T) {
 	}
 }
 
-// startMoto runs moto_server on a free loopback port until the test ends
-// and returns its endpoint. Without moto_server the test is skipped, except
-// in CI, which has it.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true and moto_server is not installed")
-		}
-		t.Skip("moto_server is not installed (pip install 'moto[server]')")
+// motoEnv is the environment that points the CLI's AWS clients (S3 and
+// Secrets Manager) at moto_server, and at nothing of this machine's.
+func motoEnv(t *testing.T, endpoint string) []string {
+	home := t.TempDir()
+	return []string{
+		"AWS_ENDPOINT_URL=" + endpoint, "AWS_ENDPOINT_URL_S3=", "AWS_S3_USE_PATH_STYLE=",
+		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_SESSION_TOKEN=", "AWS_REGION=us-east-1", "AWS_PROFILE=",
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
+		"AWS_EC2_METADATA_DISABLED=true",
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	out := &testutil.LogBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group: pyenv's shim and moto go together.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
+}
+
+// TestSyncVersionWithSecretFromMoto runs the CLI the way the ECS runner
+// does: `patientsync sync s3://bucket/key?versionId=V` with only
+// DATABASE_SECRET_ARN (a secret in moto_server's Secrets Manager holding the
+// URL). It must read exactly that version, not the key's current one, and a
+// version that is a bad file is recorded as failed and exits non-zero.
+func TestSyncVersionWithSecretFromMoto(t *testing.T) {
+	t.Parallel()
+	endpoint := testutil.Moto(t)
+	ctx := context.Background()
+	client := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
 	})
-	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	started := time.Now()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(endpoint + "/"); err == nil {
-			resp.Body.Close()
-			t.Logf("moto_server answered after %s", time.Since(started).Round(time.Millisecond))
-			return endpoint
+	const bucket = "clinic-exports"
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	patients, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "testdata", "patients.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A key that needs escaping in a URL, three versions: the sample, a
+	// truncated upload, and the current one, which names one other patient.
+	const key = "clinic 7/a+b?/patients.json"
+	var versions []string
+	for _, body := range []string{string(patients), string(patients[:40]),
+		`[{"externalId": "99", "firstName": "Cur", "lastName": "Rent", "dateOfBirth": "2000-01-01"}]`} {
+		out, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)})
+		if err != nil {
+			t.Fatal(err)
 		}
-		select {
-		case <-exited:
-			t.Fatalf("moto_server exited: %s", strings.TrimSpace(out.String()))
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s within 30s: %s", endpoint, out.String())
-		}
+		versions = append(versions, aws.ToString(out.VersionId))
+	}
+
+	dbURL := testutil.NewDB(t)
+	sm := secretsmanager.New(secretsmanager.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+	secret, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("patientsync/db"), SecretString: aws.String(dbURL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(motoEnv(t, endpoint), "DATABASE_URL=", "DATABASE_SECRET_ARN="+aws.ToString(secret.ARN), "LOG_LEVEL=WARN")
+	url := func(version string) string {
+		return "s3://" + bucket + "/clinic%207/a+b%3F/patients.json?versionId=" + version
+	}
+
+	o := runEnv(t, env, "sync", url(versions[0]))
+	if o.code != 0 {
+		t.Fatalf("sync of version 1: exit %d\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	o = runEnv(t, env, "sync", url(versions[1]))
+	if o.code == 0 || !strings.Contains(o.stderr, "truncated") {
+		t.Fatalf("sync of the truncated version 2: exit %d, want non-zero and the reason\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	o = runEnv(t, env, "sync", "s3://"+bucket+"/clinic%207/a+b%3F/patients.json?version="+versions[0])
+	if o.code == 0 || !strings.Contains(o.stderr, `unknown parameter "version"`) {
+		t.Fatalf("misspelt parameter: exit %d\n%s%s", o.code, o.stdout, o.stderr)
+	}
+
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT source, status, coalesce(version_id, ''), inserted, coalesce(error, '') FROM sync_runs ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type syncRun struct {
+		Source, Status, VersionID string
+		Inserted                  int64
+		Error                     string
+	}
+	runs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[syncRun])
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := "s3://" + bucket + "/" + key
+	if len(runs) != 2 ||
+		runs[0] != (syncRun{source, "succeeded", versions[0], 4, ""}) ||
+		runs[1].Source != source || runs[1].Status != "failed" || runs[1].VersionID != versions[1] || !strings.Contains(runs[1].Error, "truncated") {
+		t.Fatalf("sync runs %+v; want version 1 succeeded with 4 rows, then version 2 failed as truncated", runs)
+	}
+	var ids []string
+	if err := conn.QueryRow(ctx, `SELECT array_agg(external_id ORDER BY external_id) FROM patients`).Scan(&ids); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ids, ",") != "2,4,5,6" {
+		t.Fatalf("patients %v: want the 4 of version 1, not the current version's", ids)
 	}
 }

@@ -108,11 +108,71 @@ func classify(bucket, key string, err error) error {
 	return fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 }
 
-// ParseURL splits s3://bucket/key.
-func ParseURL(raw string) (bucket, key string, err error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "s3" || u.Host == "" || len(u.Path) < 2 {
-		return "", "", fmt.Errorf("%q: want s3://bucket/key", raw)
+// URL parameters naming one version of an object (ParseURL, FormatURL).
+// versionId is S3's own name for it; etag reads with If-Match instead (an
+// unversioned bucket); sequencer is the S3 event's, which orders the events
+// of one key (see syncer.Identity).
+const (
+	paramVersionID = "versionId"
+	paramETag      = "etag"
+	paramSequencer = "sequencer"
+)
+
+// ParseURL splits s3://bucket/key[?versionId=V][&etag=E][&sequencer=S]. The
+// key is the URL's path, percent-decoded (write '?', '#' and '%' in a key as
+// %3F, %23 and %25); the parameters say which version to read and what the
+// event told about it, as Object takes them: with versionId exactly that
+// version is read, and a sync given the S3 event's sequencer orders it
+// against other events of the key as the Lambda would.
+func ParseURL(raw string) (bucket, key string, id syncer.Identity, err error) {
+	bad := func(why string) (string, string, syncer.Identity, error) {
+		return "", "", syncer.Identity{}, fmt.Errorf("%q: %s", raw, why)
 	}
-	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "s3" || u.Host == "" || len(u.Path) < 2 || u.User != nil {
+		return bad("want s3://bucket/key[?versionId=V]")
+	}
+	if u.Fragment != "" || strings.HasSuffix(raw, "#") {
+		return bad("a '#' in a key must be written %23")
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad("bad query: " + err.Error())
+	}
+	for name, v := range q {
+		var dst *string
+		switch name {
+		case paramVersionID:
+			dst = &id.VersionID
+		case paramETag:
+			dst = &id.ETag
+		case paramSequencer:
+			dst = &id.Sequencer
+		default:
+			return bad(fmt.Sprintf("unknown parameter %q (want %s, %s or %s; a '?' in a key must be written %%3F)",
+				name, paramVersionID, paramETag, paramSequencer))
+		}
+		if len(v) != 1 || v[0] == "" {
+			return bad(fmt.Sprintf("give %s once, not empty", name))
+		}
+		*dst = v[0]
+	}
+	return u.Host, strings.TrimPrefix(u.Path, "/"), id, nil
+}
+
+// FormatURL is the URL ParseURL reads back as bucket, key and id: the
+// version when there is one (else the ETag, for If-Match) and the
+// sequencer.
+func FormatURL(bucket, key string, id syncer.Identity) string {
+	q := url.Values{}
+	if id.VersionID != "" && id.VersionID != "null" {
+		q.Set(paramVersionID, id.VersionID)
+	} else if id.ETag != "" {
+		q.Set(paramETag, strings.Trim(id.ETag, `"`))
+	}
+	if id.Sequencer != "" {
+		q.Set(paramSequencer, id.Sequencer)
+	}
+	u := url.URL{Scheme: "s3", Host: bucket, Path: "/" + key, RawQuery: q.Encode()}
+	return u.String()
 }

@@ -132,21 +132,63 @@ func TestParseURL(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in, bucket, key string
-		ok              bool
+		id              syncer.Identity
+		wantErr         string // "" = ok
 	}{
-		{"s3://b/patients.json", "b", "patients.json", true},
-		{"s3://my-bucket/clinic/a b/payments.json.gz", "my-bucket", "clinic/a b/payments.json.gz", true},
-		{"s3://b/", "", "", false},
-		{"s3://b", "", "", false},
-		{"s3:///key", "", "", false},
-		{"https://b/key", "", "", false},
-		{"patients.json", "", "", false},
-		{"", "", "", false},
+		{"s3://b/patients.json", "b", "patients.json", syncer.Identity{}, ""},
+		{"s3://my-bucket/clinic/a b/payments.json.gz", "my-bucket", "clinic/a b/payments.json.gz", syncer.Identity{}, ""},
+		{"s3://b/patients.json?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", "b", "patients.json",
+			syncer.Identity{VersionID: "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"}, ""},
+		{"s3://b/patients.json?versionId=v1&sequencer=0055AED6DCD90281E5", "b", "patients.json",
+			syncer.Identity{VersionID: "v1", Sequencer: "0055AED6DCD90281E5"}, ""},
+		{"s3://b/patients.json?etag=0123abc", "b", "patients.json", syncer.Identity{ETag: "0123abc"}, ""},
+		{"s3://b/what%3F%23%25+x/patients.json", "b", "what?#%+x/patients.json", syncer.Identity{}, ""},
+		{"s3://b/patients.json?", "b", "patients.json", syncer.Identity{}, ""},
+		{"s3://b/patients.json?version=v1", "", "", syncer.Identity{}, `unknown parameter "version"`},
+		{"s3://b/patients.json?versionId=", "", "", syncer.Identity{}, "not empty"},
+		{"s3://b/patients.json?versionId=a&versionId=b", "", "", syncer.Identity{}, "once"},
+		{"s3://b/a#b/patients.json", "", "", syncer.Identity{}, "%23"},
+		{"s3://b/patients.json#", "", "", syncer.Identity{}, "%23"},
+		{"s3://b/100%/patients.json", "", "", syncer.Identity{}, "want s3://"},
+		{"s3://b/", "", "", syncer.Identity{}, "want s3://"},
+		{"s3://b", "", "", syncer.Identity{}, "want s3://"},
+		{"s3:///key", "", "", syncer.Identity{}, "want s3://"},
+		{"https://b/key", "", "", syncer.Identity{}, "want s3://"},
+		{"patients.json", "", "", syncer.Identity{}, "want s3://"},
+		{"", "", "", syncer.Identity{}, "want s3://"},
 	}
 	for _, tt := range tests {
-		b, k, err := s3source.ParseURL(tt.in)
-		if (err == nil) != tt.ok || b != tt.bucket || k != tt.key {
-			t.Errorf("ParseURL(%q) = %q, %q, %v", tt.in, b, k, err)
+		b, k, id, err := s3source.ParseURL(tt.in)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) ||
+			b != tt.bucket || k != tt.key || id != tt.id {
+			t.Errorf("ParseURL(%q) = %q, %q, %+v, %v; want %q, %q, %+v, error with %q", tt.in, b, k, id, err, tt.bucket, tt.key, tt.id, tt.wantErr)
+		}
+	}
+}
+
+// TestFormatURLRoundTrips: what the sync Lambda hands to the ECS runner is
+// read back as the same object, whatever the key holds.
+func TestFormatURLRoundTrips(t *testing.T) {
+	t.Parallel()
+	keys := []string{"patients.json", "clinic/a b/payments.json.gz", "why?/#1/100%/a+b/patients.json", "/leading/patients.json", "ünï/patients.json"}
+	ids := []syncer.Identity{
+		{},
+		{VersionID: "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", ETag: "d41d8cd98f00b204e9800998ecf8427e", Sequencer: "0055AED6DCD90281E5"},
+		{VersionID: "null", ETag: `"abc-2"`},
+		{ETag: "abc"},
+	}
+	for _, key := range keys {
+		for _, id := range ids {
+			raw := s3source.FormatURL(bucket, key, id)
+			b, k, got, err := s3source.ParseURL(raw)
+			// The version is enough to read; the ETag stands in only without one.
+			want := syncer.Identity{VersionID: id.VersionID, Sequencer: id.Sequencer}
+			if id.VersionID == "" || id.VersionID == "null" {
+				want.VersionID, want.ETag = "", strings.Trim(id.ETag, `"`)
+			}
+			if err != nil || b != bucket || k != key || got != want {
+				t.Errorf("FormatURL(%q, %+v) = %s, read back as %q, %q, %+v, %v; want %+v", key, id, raw, b, k, got, err, want)
+			}
 		}
 	}
 }

@@ -30,6 +30,7 @@ const (
 // int, float64, bool or nil, with intrinsics in long form.
 type Template struct {
 	Parameters map[string]map[string]any
+	Conditions map[string]any
 	Globals    map[string]any
 	Resources  map[string]Resource
 	Outputs    map[string]map[string]any
@@ -73,6 +74,7 @@ func Parse(data []byte) (*Template, error) {
 	}
 	t := &Template{
 		Parameters: map[string]map[string]any{},
+		Conditions: asMap(raw["Conditions"]),
 		Globals:    asMap(raw["Globals"]),
 		Resources:  map[string]Resource{},
 		Outputs:    map[string]map[string]any{},

@@ -64,6 +64,8 @@ var checks = []check{
 	{"http api", checkHTTPAPI},
 	{"database", checkDatabase},
 	{"outputs", checkOutputs},
+	{"runner", checkRunner},
+	{"runner policies", checkRunnerPolicies},
 }
 
 func TestTemplate(t *testing.T) {
@@ -126,6 +128,26 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"database", "template", "Resource: !Ref DatabaseSecretArn", `Resource: "*"`, "DatabaseSecretArn"},
 		{"database", "template", "    NoEcho: true\n", "", "NoEcho"},
 		{"outputs", "template", "  ApiUrl:", "  ApiEndpoint:", "ApiUrl"},
+		{"runner", "template", "    Type: AWS::ECS::Cluster\n    Condition: HasRunner\n", "    Type: AWS::ECS::Cluster\n", "want HasRunner"},
+		{"runner", "template", `HasRunner: !Not [!Equals [!Ref RunnerImageUri, ""]]`, `HasRunner: !Not [!Equals [!Ref RunnerCpu, ""]]`, "condition HasRunner"},
+		{"runner", "template", "CpuArchitecture: ARM64", "CpuArchitecture: X86_64", "CpuArchitecture"},
+		{"runner", "makefile", "GOOS=linux GOARCH=arm64", "GOOS=linux GOARCH=amd64", "CpuArchitecture"},
+		{"runner", "template", "        - Name: patientsync\n", "        - Name: cli\n", "synclambda.RunnerContainer"},
+		{"runner", "template", "RUNNER_TASK_DEFINITION: !If [HasRunner, !Ref RunnerTaskDefinition", "RUNNER_TASK_DEFINITION: !If [HasRunner, !Ref RunnerCluster", "RUNNER_TASK_DEFINITION"},
+		{"runner", "template", "RUNNER_SUBNETS: !If [HasRunner, !Join [\",\", !Ref SubnetIds]", "RUNNER_SUBNETS: !If [HasRunner, \"\"", "RUNNER_SUBNETS"},
+		{"runner", "template", "            - Name: SYNC_LOCK_TIMEOUT\n              Value: 2h\n", "", "SYNC_LOCK_TIMEOUT"},
+		{"runner", "template", "            - Name: SYNC_MIN_DELETES\n              Value: !Ref SyncMinDeletes", "            - Name: SYNC_MIN_DELETES\n              Value: \"0\"", "the same guards"},
+		{"runner", "template", "- Id: sync-failure-queue\n          Arn: !GetAtt SyncFailureQueue.Arn", "- Id: sync-failure-queue\n          Arn: !Ref AlarmTopicArn", "to a queue"},
+		{"runner policies", "template", "Action: ecs:RunTask\n                Resource: !Ref RunnerTaskDefinition", "Action: ecs:RunTask\n                Resource: \"*\"", "ecs:RunTask on"},
+		{"runner policies", "template", "ecs:cluster: !GetAtt RunnerCluster.Arn", "ecs:cluster: \"*\"", "ecs:cluster ="},
+		{"runner policies", "template", "                Action: ecs:RunTask\n", "                Action: [ecs:RunTask, ecs:StopTask]\n", "each in its own statement"},
+		{"runner policies", "template", "                  - !GetAtt RunnerExecutionRole.Arn\n                Condition:", "                  - \"*\"\n                Condition:", "iam:PassRole on"},
+		{"runner policies", "template", "iam:PassedToService: ecs-tasks.amazonaws.com", "iam:PassedToService: lambda.amazonaws.com", "to ecs-tasks.amazonaws.com"},
+		{"runner policies", "template", "                  - s3:GetObjectVersion\n                Resource: !Sub \"arn", "                  - s3:PutObject\n                Resource: !Sub \"arn", "action s3:PutObject"},
+		{"runner policies", "template", "      Policies:\n        - PolicyName: pull-runner-image-write-logs",
+			"      ManagedPolicyArns:\n        - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n      Policies:\n        - PolicyName: pull-runner-image-write-logs", "managed policies"},
+		{"runner policies", "template", "                Resource: !GetAtt RunnerLogGroup.Arn", "                Resource: \"*\"", `Resource "*"`},
+		{"runner policies", "template", "      TaskRoleArn: !GetAtt RunnerTaskRole.Arn", "      TaskRoleArn: !GetAtt RunnerExecutionRole.Arn", "must differ"},
 	}
 	byName := map[string]check{}
 	for _, c := range checks {

@@ -94,7 +94,8 @@ func validShare(f float64) bool {
 
 // ConfigFromEnv reads SYNC_MAX_INVALID_SHARE, SYNC_MAX_DELETE_SHARE,
 // SYNC_MIN_DELETES, SYNC_ALLOW_MASS_DELETE, SYNC_BULK_SHARE,
-// SYNC_BULK_MIN_ROWS, SYNC_WORK_MEM and SYNC_MAINTENANCE_WORK_MEM with
+// SYNC_BULK_MIN_ROWS, SYNC_WORK_MEM, SYNC_MAINTENANCE_WORK_MEM and
+// SYNC_LOCK_TIMEOUT with
 // getenv over DefaultConfig, and names every variable that is wrong and why.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
@@ -149,6 +150,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("SYNC_WORK_MEM=%q: want a PostgreSQL memory size such as 256MB", v))
 		} else {
 			c.WorkMem = v
+		}
+	}
+	if v := getenv("SYNC_LOCK_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("SYNC_LOCK_TIMEOUT=%q: want a positive duration such as 5m", v))
+		} else {
+			c.LockTimeout = d
 		}
 	}
 	return c, errors.Join(errs...)

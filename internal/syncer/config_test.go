@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patientsync/patientsync/internal/syncer"
 )
@@ -36,6 +37,10 @@ func TestConfigFromEnv(t *testing.T) {
 			want: func(c *syncer.Config) { c.BulkShare, c.BulkMinRows, c.MaintenanceWorkMem = 0.3, 0, "1GB" }},
 		{name: "NaN bulk share", env: map[string]string{"SYNC_BULK_SHARE": "NaN"}, wantErr: "SYNC_BULK_SHARE"},
 		{name: "negative bulk minimum", env: map[string]string{"SYNC_BULK_MIN_ROWS": "-5"}, wantErr: "SYNC_BULK_MIN_ROWS"},
+		{name: "lock timeout", env: map[string]string{"SYNC_LOCK_TIMEOUT": "2h"},
+			want: func(c *syncer.Config) { c.LockTimeout = 2 * time.Hour }},
+		{name: "zero lock timeout", env: map[string]string{"SYNC_LOCK_TIMEOUT": "0s"}, wantErr: "SYNC_LOCK_TIMEOUT"},
+		{name: "lock timeout without unit", env: map[string]string{"SYNC_LOCK_TIMEOUT": "300"}, wantErr: "SYNC_LOCK_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -105,6 +105,20 @@ func insertRun(ctx context.Context, q queryRower, r *Result) error {
 	return nil
 }
 
+// RecordSkipped records obj as a run skipped for reason, without reading
+// it and without taking the entity's lock: the sync Lambda records so a
+// snapshot it handed to the ECS runner, whose own run of it follows.
+func (s *Syncer) RecordSkipped(ctx context.Context, obj Object, reason string) (Result, error) {
+	now := time.Now()
+	res := Result{Entity: obj.Entity, Source: obj.Source, Identity: obj.Identity,
+		Status: StatusSkipped, Reason: reason, Started: now, Finished: now}
+	if err := insertRun(ctx, s.pool, &res); err != nil {
+		return res, err
+	}
+	s.log.Info("sync skipped", "entity", obj.Entity, "source", obj.Source, "reason", reason, "run_id", res.ID)
+	return res, nil
+}
+
 // updateRun records r's outcome in its row.
 func updateRun(ctx context.Context, q execer, r *Result) error {
 	if _, err := q.Exec(ctx, updateRunSQL, append(runValues(r), r.ID)...); err != nil {

@@ -1,6 +1,8 @@
 // Package synclambda is the S3-triggered sync function: it turns each
-// ObjectCreated record of an S3 event into a sync of that object version.
-// functions/sync only calls FromEnv and lambda.Start.
+// ObjectCreated record of an S3 event into a sync of that object version,
+// or, when the sync cannot finish before the invocation's deadline (Decide),
+// hands the object to the ECS runner (runner.go). functions/sync only calls
+// FromEnv and lambda.Start.
 package synclambda
 
 import (
@@ -9,11 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patientsync/patientsync/internal/db"
@@ -28,16 +34,26 @@ type Settings struct {
 	// runs out of time rolls back and records its failure itself
 	// (SYNC_DEADLINE_MARGIN).
 	Margin time.Duration
+	// The prediction's safety factor (>= 1) and rates without history, in
+	// bytes/s (see Decide): SYNC_HANDOFF_SAFETY_FACTOR,
+	// SYNC_HANDOFF_DEFAULT_RATE, SYNC_HANDOFF_DEFAULT_GZIP_RATE.
+	Safety          float64
+	DefaultRate     float64
+	DefaultGzipRate float64
+	// Runner is where snapshots that cannot finish in time go (RUNNER_*);
+	// the zero value is none.
+	Runner RunnerSettings
 }
 
 // DefaultSettings are the settings of an empty environment.
 func DefaultSettings() Settings {
-	return Settings{Sync: syncer.DefaultConfig(), Margin: 10 * time.Second}
+	return Settings{Sync: syncer.DefaultConfig(), Margin: 10 * time.Second,
+		Safety: SafetyFactor, DefaultRate: DefaultRate, DefaultGzipRate: DefaultGzipRate}
 }
 
-// SettingsFromEnv reads and validates the SYNC_* variables and
-// SYNC_DEADLINE_MARGIN with getenv, naming every wrong one. (The database
-// comes from db.ResolveURL.)
+// SettingsFromEnv reads and validates the SYNC_* variables,
+// SYNC_DEADLINE_MARGIN, SYNC_HANDOFF_* and RUNNER_* with getenv, naming
+// every wrong one. (The database comes from db.ResolveURL.)
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := DefaultSettings()
 	cfg, err := syncer.ConfigFromEnv(getenv)
@@ -51,6 +67,24 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			s.Margin = d
 		}
 	}
+	number := func(name string, dst *float64, least float64, want string) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < least || f == 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want %s", name, v, want))
+			return
+		}
+		*dst = f
+	}
+	number("SYNC_HANDOFF_SAFETY_FACTOR", &s.Safety, 1, "a factor of 1 or more, such as 2")
+	number("SYNC_HANDOFF_DEFAULT_RATE", &s.DefaultRate, 0, "bytes per second, more than 0")
+	number("SYNC_HANDOFF_DEFAULT_GZIP_RATE", &s.DefaultGzipRate, 0, "bytes per second, more than 0")
+	r, err := runnerFromEnv(getenv)
+	s.Runner = r
+	errs = append(errs, err)
 	return s, errors.Join(errs...)
 }
 
@@ -58,17 +92,24 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 type Handler struct {
 	syncer *syncer.Syncer
 	source *s3source.Source
-	margin time.Duration
+	pool   *pgxpool.Pool
+	s      Settings
+	ecs    RunTaskAPI // with s.Runner configured
 	log    *slog.Logger
 }
 
-// New returns a Handler syncing objects read through source into pool.
-func New(pool *pgxpool.Pool, source *s3source.Source, s Settings, log *slog.Logger) (*Handler, error) {
+// New returns a Handler syncing objects read through source into pool, and
+// handing those that cannot finish in time to s.Runner through runTask
+// (which may be nil when s.Runner is not configured).
+func New(pool *pgxpool.Pool, source *s3source.Source, runTask RunTaskAPI, s Settings, log *slog.Logger) (*Handler, error) {
 	sy, err := syncer.New(pool, s.Sync, log)
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{syncer: sy, source: source, margin: s.Margin, log: log}, nil
+	if s.Runner.Configured() && runTask == nil {
+		return nil, errors.New("an ECS runner is configured but no ECS client given")
+	}
+	return &Handler{syncer: sy, source: source, pool: pool, s: s, ecs: runTask, log: log}, nil
 }
 
 // FromEnv is main's one call: settings from getenv, the database URL from
@@ -93,7 +134,18 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 		pool.Close()
 		return nil, nil, err
 	}
-	h, err := New(pool, s3source.New(client), s, log)
+	var runTask RunTaskAPI
+	if s.Runner.Configured() {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("load AWS config: %w", err)
+		}
+		runTask = ecs.NewFromConfig(cfg)
+		log.Info("snapshots that cannot finish before the deadline go to the ECS runner",
+			"cluster", s.Runner.Cluster, "task_definition", s.Runner.TaskDefinition)
+	}
+	h, err := New(pool, s3source.New(client), runTask, s, log)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
@@ -104,12 +156,17 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 // Handle processes every record. Permanent failures (a bad file, a tripped
 // guard, a stale event) are recorded and logged, and the invocation still
 // succeeds, because a retry cannot fix them. A transient failure (database
-// or S3 unreachable, deadline) fails the invocation so that Lambda retries;
-// records already applied are then recognized and skipped.
+// or S3 unreachable, deadline, ECS refusing the task) fails the invocation
+// so that Lambda retries; records already applied are then recognized and
+// skipped. Before each sync, Decide says whether it can finish before the
+// deadline; when it cannot and there is a runner, the object is handed to
+// it and the hand-off recorded as a skipped run.
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 	log := h.log
+	startedBy := "patientsync-sync"
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		log = log.With("request_id", lc.AwsRequestID)
+		startedBy += "/" + lc.AwsRequestID
 	}
 	var ev events.S3Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
@@ -126,9 +183,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		return nil
 	}
 
-	if dl, ok := ctx.Deadline(); ok && h.margin > 0 {
+	if dl, ok := ctx.Deadline(); ok && h.s.Margin > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-h.margin))
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-h.s.Margin))
 		defer cancel()
 	}
 	s := h.syncer.WithLogger(log)
@@ -152,7 +209,27 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 			rlog.Info("not a snapshot key (patients*.json[.gz], payments*.json[.gz]): ignored")
 			continue
 		}
-		res, err := s.Sync(ctx, obj)
+		d, err := h.decide(ctx, obj, rec.S3.Object.Size)
+		if err != nil {
+			if h.s.Runner.Configured() { // the sync itself would need the database too
+				rlog.Error("cannot decide where to sync; the invocation will be retried", "error", err)
+				transient = append(transient, fmt.Errorf("s3://%s/%s: %w", rec.S3.Bucket.Name, key, err))
+				continue
+			}
+			rlog.Warn("cannot predict the sync's duration; syncing here", "error", err)
+		}
+		var res syncer.Result
+		switch {
+		case d.HandOff && h.s.Runner.Configured():
+			res, err = h.handOff(ctx, s, rec.S3.Bucket.Name, key, obj, d, startedBy, rlog)
+		case d.HandOff:
+			rlog.Warn("the sync may not finish before the deadline and there is no ECS runner (template parameter RunnerImageUri): syncing here",
+				"prediction", d.Why)
+			res, err = s.Sync(ctx, obj)
+		default:
+			rlog.Debug("syncing here", "prediction", d.Why)
+			res, err = s.Sync(ctx, obj)
+		}
 		switch {
 		case err == nil:
 			rlog.Info("record done", "status", res.Status, "run_id", res.ID)
@@ -164,4 +241,31 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		}
 	}
 	return errors.Join(transient...)
+}
+
+// decide gathers Decide's inputs for obj, whose size the event gives: the
+// time left (ctx's deadline is the invocation's minus the margin), the
+// entity's recent rates, and, with a runner, whether a runner sync of the
+// entity holds its lock.
+func (h *Handler) decide(ctx context.Context, obj syncer.Object, size int64) (Decision, error) {
+	e := Estimate{Size: size, Safety: h.s.Safety, DefaultRate: h.s.DefaultRate}
+	if isGzip(obj.Source) {
+		e.DefaultRate = h.s.DefaultGzipRate
+	}
+	dl, ok := ctx.Deadline()
+	if !ok || size <= 0 {
+		return Decide(e), nil // nothing to predict
+	}
+	// On an error the decision is made without the deadline: run here.
+	var err error
+	if e.Rates, err = recentRates(ctx, h.pool, obj.Entity, obj.Source); err != nil {
+		return Decide(e), err
+	}
+	if h.s.Runner.Configured() {
+		if e.RunnerBusy, err = runnerBusy(ctx, h.pool, obj.Entity); err != nil {
+			return Decide(e), err
+		}
+	}
+	e.HasDeadline, e.Left = true, time.Until(dl)
+	return Decide(e), nil
 }

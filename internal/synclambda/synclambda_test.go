@@ -36,10 +36,15 @@ type fixture struct {
 // newFixture serves a versioned S3-compatible bucket on loopback (gofakes3)
 // and wraps the real handler the way lambda.Start does.
 func newFixture(t *testing.T) *fixture {
+	return newFixtureWith(t, nil, synclambda.DefaultSettings())
+}
+
+// newFixtureWith is newFixture with an ECS client and settings.
+func newFixtureWith(t *testing.T, runTask synclambda.RunTaskAPI, s synclambda.Settings) *fixture {
 	t.Helper()
 	pool, _ := testutil.DBPool(t)
 	client, srv := testutil.S3(t, bucket, nil)
-	h, err := synclambda.New(pool, s3source.New(client), synclambda.DefaultSettings(), slog.New(slog.DiscardHandler))
+	h, err := synclambda.New(pool, s3source.New(client), runTask, s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,13 +69,15 @@ func (f *fixture) event(name string, content func(key string) []byte) []byte {
 		if err != nil {
 			f.t.Fatal(err)
 		}
+		body := content(key)
 		out, err := f.client.PutObject(context.Background(), &s3.PutObjectInput{
-			Bucket: aws.String(rec.S3.Bucket.Name), Key: aws.String(key), Body: bytes.NewReader(content(key))})
+			Bucket: aws.String(rec.S3.Bucket.Name), Key: aws.String(key), Body: bytes.NewReader(body)})
 		if err != nil {
 			f.t.Fatalf("put %s: %v", key, err)
 		}
 		ev.Records[i].S3.Object.ETag = strings.Trim(aws.ToString(out.ETag), `"`)
 		ev.Records[i].S3.Object.VersionID = aws.ToString(out.VersionId)
+		ev.Records[i].S3.Object.Size = int64(len(body))
 	}
 	// Keep the rest of the real event as it is: only identity fields change.
 	var generic map[string]any
@@ -80,6 +87,7 @@ func (f *fixture) event(name string, content func(key string) []byte) []byte {
 		obj := r.(map[string]any)["s3"].(map[string]any)["object"].(map[string]any)
 		obj["eTag"] = ev.Records[i].S3.Object.ETag
 		obj["versionId"] = ev.Records[i].S3.Object.VersionID
+		obj["size"] = ev.Records[i].S3.Object.Size
 	}
 	out, _ := json.Marshal(generic)
 	return out
