@@ -6,6 +6,7 @@
 # unique external ids, (patient_external_id, id), partial (payments_total,
 # id)). Prints "floor <name> <seconds>" lines.
 # usage: bench-floor.sh DATABASE_URL DIR   (DIR holds patients.csv, payments.csv)
+# BENCH_FLOORS picks the floors (default: unindexed indexed bulk).
 set -euo pipefail
 url=$1 dir=$2
 q() { psql -X -q -v ON_ERROR_STOP=1 "$url" "$@"; }
@@ -26,12 +27,17 @@ timed() {
   t1=$(date +%s%N)
   echo "floor $name $(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f", d / 1e9 }')"
 }
-timed patients_unindexed "\\copy floor_patients_unindexed FROM '$dir/patients.csv' WITH (FORMAT csv)"
-timed payments_unindexed "\\copy floor_payments_unindexed FROM '$dir/payments.csv' WITH (FORMAT csv)"
-q -c "CHECKPOINT"
-timed patients_indexed "\\copy floor_patients_indexed (external_id, first_name, last_name, middle_name, date_of_birth) FROM '$dir/patients.csv' WITH (FORMAT csv)"
-timed payments_indexed "\\copy floor_payments_indexed (external_id, amount, patient_external_id) FROM '$dir/payments.csv' WITH (FORMAT csv)"
-q -c "CHECKPOINT"
+floors=" ${BENCH_FLOORS:-unindexed indexed bulk} "
+if [[ $floors == *" unindexed "* ]]; then
+  timed patients_unindexed "\\copy floor_patients_unindexed FROM '$dir/patients.csv' WITH (FORMAT csv)"
+  timed payments_unindexed "\\copy floor_payments_unindexed FROM '$dir/payments.csv' WITH (FORMAT csv)"
+  q -c "CHECKPOINT"
+fi
+if [[ $floors == *" indexed "* ]]; then
+  timed patients_indexed "\\copy floor_patients_indexed (external_id, first_name, last_name, middle_name, date_of_birth) FROM '$dir/patients.csv' WITH (FORMAT csv)"
+  timed payments_indexed "\\copy floor_payments_indexed (external_id, amount, patient_external_id) FROM '$dir/payments.csv' WITH (FORMAT csv)"
+  q -c "CHECKPOINT"
+fi
 timedn() { # name, then psql -c arguments
   local name=$1; shift
   local t0 t1 args=()
@@ -41,10 +47,10 @@ timedn() { # name, then psql -c arguments
   t1=$(date +%s%N)
   echo "floor $name $(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f", d / 1e9 }')"
 }
-timedn patients_bulk "\\copy floor_patients_bulk (external_id, first_name, last_name, middle_name, date_of_birth) FROM '$dir/patients.csv' WITH (FORMAT csv)" \
+[[ $floors == *" bulk "* ]] && timedn patients_bulk "\\copy floor_patients_bulk (external_id, first_name, last_name, middle_name, date_of_birth) FROM '$dir/patients.csv' WITH (FORMAT csv)" \
   "CREATE UNIQUE INDEX ON floor_patients_bulk (id)" "CREATE UNIQUE INDEX ON floor_patients_bulk (external_id)" \
   "CREATE INDEX ON floor_patients_bulk (payments_total, id) WHERE deleted IS NULL"
-timedn payments_bulk "\\copy floor_payments_bulk (external_id, amount, patient_external_id) FROM '$dir/payments.csv' WITH (FORMAT csv)" \
+[[ $floors == *" bulk "* ]] && timedn payments_bulk "\\copy floor_payments_bulk (external_id, amount, patient_external_id) FROM '$dir/payments.csv' WITH (FORMAT csv)" \
   "CREATE UNIQUE INDEX ON floor_payments_bulk (id)" "CREATE UNIQUE INDEX ON floor_payments_bulk (external_id)" \
   "CREATE INDEX ON floor_payments_bulk (patient_external_id, id)"
 q -c "DROP TABLE floor_patients_unindexed, floor_payments_unindexed, floor_patients_indexed, floor_payments_indexed, floor_patients_bulk, floor_payments_bulk"

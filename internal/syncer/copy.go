@@ -59,6 +59,7 @@ func (c *copyStream) fill() {
 		err := c.dec.Next(&c.rec)
 		if errors.Is(err, io.EOF) {
 			c.dups.flush()
+			c.dups.release()
 			c.buf = binary.BigEndian.AppendUint16(c.buf, 0xffff) // the trailer
 			c.done = true
 			return
@@ -77,11 +78,13 @@ func (c *copyStream) fill() {
 				continue // nothing to protect
 			}
 		}
-		c.dups.add(r.ExternalID)
+		h := c.dups.hash(r.ExternalID)
+		c.dups.add(h)
 		valid := r.Invalid == nil
 		c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(len(stagePrefix)+len(c.ent.stageColumns)))
 		c.buf = appendInt8(c.buf, r.Index)
 		c.buf = appendText(c.buf, r.ExternalID)
+		c.buf = appendInt8(c.buf, h)
 		c.buf = appendBool(c.buf, valid)
 		if !valid {
 			for range c.ent.stageColumns {

@@ -193,8 +193,8 @@ func (m *merger) swapBuilt(ctx context.Context) error {
 }
 
 // dedupe applies "last occurrence wins": every earlier staged row of a
-// repeated externalId is dropped. Only the filter's candidates can repeat,
-// unless it overflowed.
+// repeated externalId is dropped. Only the rows whose hash is a
+// candidate's can repeat, unless the filter overflowed.
 func (m *merger) dedupe(ctx context.Context) error {
 	var err error
 	switch {
@@ -206,9 +206,9 @@ func (m *merger) dedupe(ctx context.Context) error {
 	case len(m.dups.candidates) > 0:
 		m.res.Duplicates, err = m.exec(ctx, "remove duplicates among candidates", `
 			DELETE FROM stage s USING (
-				SELECT external_id, max(ord) AS keep FROM stage WHERE external_id = ANY($1::text[])
+				SELECT external_id, max(ord) AS keep FROM stage WHERE h = ANY($1::bigint[])
 				GROUP BY external_id HAVING count(*) > 1) d
-			WHERE s.external_id = d.external_id AND s.ord < d.keep`, m.dups.candidates)
+			WHERE s.h = ANY($1::bigint[]) AND s.external_id = d.external_id AND s.ord < d.keep`, m.dups.candidates)
 	}
 	m.dups = nil
 	return err

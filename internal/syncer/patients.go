@@ -86,8 +86,7 @@ var patients = entity{
 		FROM stage s LEFT JOIN (
 		       SELECT patient_external_id, sum(amount) AS total, count(*) AS cnt
 		       FROM payments WHERE deleted IS NULL GROUP BY patient_external_id) a ON a.patient_external_id = s.external_id
-		WHERE s.valid
-		ORDER BY s.external_id`,
+		WHERE s.valid`,
 
 	after: patientsAfter,
 }

@@ -26,7 +26,7 @@ var payments = entity{
 	diff: `
 		SELECT s.ord, coalesce(s.external_id, t.external_id) AS external_id,
 		       s.amount, s.patient_external_id, t.id AS target_id,
-		       t.patient_external_id AS old_patient_external_id,
+		       t.amount AS old_amount, t.patient_external_id AS old_patient_external_id,
 		       CASE WHEN t.id IS NULL THEN 'i' WHEN s.ord IS NULL THEN 'd'
 		            WHEN t.deleted IS NOT NULL THEN 'r' ELSE 'u' END AS action
 		FROM stage s FULL JOIN payments t ON t.external_id = s.external_id
@@ -83,20 +83,24 @@ var payments = entity{
 	after: paymentsAfter,
 }
 
-// Totals equal the sum and count of each patient's live payments.
+// Totals equal the sum and count of each patient's live payments (see
+// checkInvariants in the tests).
 const (
-	// Row by row, for the new and the old patient of every inserted,
-	// updated, restored or deleted payment. Recomputed, not adjusted by
-	// deltas, so that they hold whatever happened before.
-	recomputeTotals = `
-		UPDATE patients t SET payments_total = a.total, payments_count = a.cnt
-		FROM (SELECT x.pext, coalesce(sum(p.amount), 0) AS total, count(p.id) AS cnt
-		      FROM (SELECT patient_external_id AS pext FROM changes WHERE action <> 'd'
-		            UNION SELECT old_patient_external_id FROM changes WHERE action <> 'i') x
-		      LEFT JOIN payments p ON p.patient_external_id = x.pext AND p.deleted IS NULL
-		      GROUP BY x.pext) a
-		WHERE t.external_id = a.pext
-		  AND (t.payments_total, t.payments_count) IS DISTINCT FROM (a.total, a.cnt)`
+	// Row by row: each change moves its new patient's totals by its new
+	// amount and its old patient's by minus its old one (an insert or a
+	// restore has no old live row, a delete no new one); patients whose
+	// totals do not move are not written. Every sync keeps the totals equal
+	// to the sums of live payments, so adding what changed keeps them so,
+	// without reading each patient's payments again (seconds per 100k
+	// changes on a large table).
+	adjustTotals = `
+		UPDATE patients t SET payments_total = t.payments_total + d.total, payments_count = t.payments_count + d.cnt
+		FROM (SELECT pext, sum(amount) AS total, sum(n) AS cnt
+		      FROM (SELECT patient_external_id AS pext, amount, 1 AS n FROM changes WHERE action IN ('i', 'u', 'r')
+		            UNION ALL
+		            SELECT old_patient_external_id, -old_amount, -1 FROM changes WHERE action IN ('u', 'd')) x
+		      GROUP BY pext) d
+		WHERE t.external_id = d.pext AND (d.total <> 0 OR d.cnt <> 0)`
 	countAffectedPatients = `
 		SELECT count(*) FROM (SELECT patient_external_id FROM changes WHERE action <> 'd'
 		                      UNION SELECT old_patient_external_id FROM changes WHERE action <> 'i') x`
@@ -155,6 +159,6 @@ func paymentsAfter(ctx context.Context, m *merger) error {
 		}
 		return m.build(ctx, "patients", buildTotals)
 	}
-	_, err = m.exec(ctx, "recompute payment totals", recomputeTotals)
+	_, err = m.exec(ctx, "adjust payment totals", adjustTotals)
 	return err
 }

@@ -29,11 +29,13 @@ type merger struct {
 }
 
 // Every staging table starts with these columns; the entity's own follow.
-// Invalid records are staged too (valid = false) when they carry an
-// externalId, so that their existing rows are neither updated nor deleted.
-var stagePrefix = []string{"ord", "external_id", "valid"}
+// ord is the record's index in the file, h the hash of its externalId (for
+// the duplicate filter). Invalid records are staged too (valid = false)
+// when they carry an externalId, so that their existing rows are neither
+// updated nor deleted.
+var stagePrefix = []string{"ord", "external_id", "h", "valid"}
 
-const stagePrefixDDL = `ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, valid boolean NOT NULL`
+const stagePrefixDDL = `ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, h bigint NOT NULL, valid boolean NOT NULL`
 
 // stage streams the snapshot into a temporary table. Nothing but the
 // decoder's window and COPY's buffer is held in memory.
