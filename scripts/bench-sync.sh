@@ -4,7 +4,9 @@
 # same run: the initial load, a no-op re-sync and a 1% drift re-sync, with
 # rows/s, peak RSS, rows written, ratios to the floors, and a reader's
 # latency during each sync (`patientsync probe` against `patientsync
-# serve`, two clients, /patients and /payments pages).
+# serve`: two clients, 20 requests/s in all, /patients and /payments
+# pages; paced, so that the reader does not take the machine's two cores
+# from the sync it measures).
 #
 # Environment: BENCH_PATIENTS, BENCH_PAYMENTS, BENCH_DIR (generated files,
 # kept between runs), BENCH_DB, BENCH_FLOORS (unindexed indexed bulk),
@@ -54,7 +56,7 @@ sync_one() { # phase file -> prints a result line
   name=$(basename "$file" .json)
   w0=$(written)
   psql -X -q "$url" -c "CHECKPOINT"
-  $cli probe -c 2 "http://$addr/patients?limit=100" "http://$addr/payments?limit=100" >"$dir/probe.out" 2>&1 &
+  $cli probe -c 2 -rate 20 "http://$addr/patients?limit=100" "http://$addr/payments?limit=100" >"$dir/probe.out" 2>&1 &
   probe=$!
   out=$(DATABASE_URL=$url $cli sync "$file" 2>&1)
   kill -INT "$probe"; wait "$probe" || true

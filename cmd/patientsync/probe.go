@@ -28,6 +28,7 @@ func runProbe(ctx context.Context, args []string) error {
 	}
 	clients := fs.Int("c", 2, "concurrent clients")
 	duration := fs.Duration("duration", 0, "stop after this long (0: when stopped)")
+	rate := fs.Float64("rate", 0, "requests per second across all clients (0: as fast as they can)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,6 +45,14 @@ func runProbe(ctx context.Context, args []string) error {
 		defer cancel()
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *clients}}
+	// A paced reader measures what a client sees without taking the
+	// machine from what it measures.
+	var tick <-chan time.Time
+	if *rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / *rate))
+		defer t.Stop()
+		tick = t.C
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
@@ -55,6 +64,13 @@ func runProbe(ctx context.Context, args []string) error {
 		go func() {
 			defer wg.Done()
 			for i := c; ctx.Err() == nil; i++ {
+				if tick != nil {
+					select {
+					case <-tick:
+					case <-ctx.Done():
+						return
+					}
+				}
 				url := fs.Arg(i % fs.NArg())
 				t0 := time.Now()
 				err := get(ctx, client, url)

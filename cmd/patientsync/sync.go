@@ -41,6 +41,7 @@ shown.`)
 	fs.Float64Var(&cfg.MaxDeleteShare, "max-delete-share", cfg.MaxDeleteShare, "reject a snapshot that deletes a larger share of the live rows...")
 	fs.Int64Var(&cfg.MinDeletes, "min-deletes", cfg.MinDeletes, "...when it deletes at least this many")
 	fs.BoolVar(&cfg.AllowMassDelete, "allow-mass-delete", cfg.AllowMassDelete, "apply even if the snapshot deletes more than -max-delete-share")
+	fs.BoolVar(&cfg.SkipIdentical, "skip-identical", cfg.SkipIdentical, "record a snapshot that says what the last applied one said as unchanged without diffing it (false: diff it, which also repairs rows changed outside syncs)")
 	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait at most this long for a concurrent sync of the same entity")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -135,6 +136,9 @@ func printResult(name string, r syncer.Result) {
 	fmt.Printf("%s: %s (run %d) received=%d inserted=%d updated=%d deleted=%d restored=%d unchanged=%d duplicates=%d invalid=%d in %.2fs\n",
 		name, r.Status, r.ID, r.Received, r.Inserted, r.Updated, r.Deleted, r.Restored, r.Unchanged, r.Duplicates, r.Invalid,
 		r.Finished.Sub(r.Started).Seconds())
+	if r.Identical {
+		fmt.Println("  identical to the last applied snapshot: nothing diffed or written")
+	}
 	for _, p := range r.InvalidRecords {
 		fmt.Printf("  invalid %s\n", p.Error())
 	}

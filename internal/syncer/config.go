@@ -37,6 +37,10 @@ type Config struct {
 	// MaintenanceWorkMem is the transaction's maintenance_work_mem, which
 	// bounds the sorts of index builds.
 	MaintenanceWorkMem string
+	// SkipIdentical records a snapshot that says what the last one applied
+	// to its entity said as unchanged, without diffing it. Off, every
+	// snapshot is diffed (which also repairs rows changed outside syncs).
+	SkipIdentical bool
 }
 
 // DefaultConfig is what the Lambda and the CLI use unless told otherwise.
@@ -49,6 +53,7 @@ func DefaultConfig() Config {
 		WorkMem:            "256MB",
 		LockTimeout:        5 * time.Minute,
 		BulkShare:          0.1,
+		SkipIdentical:      true,
 		BulkMinRows:        100_000,
 		MaintenanceWorkMem: "256MB",
 	}
@@ -121,6 +126,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		} else {
 			c.MinDeletes = n
 		}
+	}
+	if v := getenv("SYNC_SKIP_IDENTICAL"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SYNC_SKIP_IDENTICAL=%q: want true or false", v))
+		}
+		c.SkipIdentical = b
 	}
 	if v := getenv("SYNC_ALLOW_MASS_DELETE"); v != "" {
 		b, err := strconv.ParseBool(v)

@@ -23,6 +23,7 @@ type copyStream struct {
 	rec  snapshot.Record
 	buf  []byte // encoded, from off on not yet read
 	off  int
+	sum  contentSum
 	done bool
 	err  error // the decoder's, when it stopped the stream
 }
@@ -75,6 +76,7 @@ func (c *copyStream) fill() {
 				c.res.InvalidRecords = append(c.res.InvalidRecords, *r.Invalid)
 			}
 			if r.ExternalID == "" {
+				c.sum.add(nil, nil)
 				continue // nothing to protect
 			}
 		}
@@ -83,16 +85,20 @@ func (c *copyStream) fill() {
 		valid := r.Invalid == nil
 		c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(len(stagePrefix)+len(c.ent.stageColumns)))
 		c.buf = appendInt8(c.buf, r.Index)
+		idAt := len(c.buf)
 		c.buf = appendText(c.buf, r.ExternalID)
+		idEnd := len(c.buf)
 		c.buf = appendInt8(c.buf, h)
+		valsAt := len(c.buf)
 		c.buf = appendBool(c.buf, valid)
-		if !valid {
+		if valid {
+			c.buf = c.ent.encode(c.buf, r)
+		} else {
 			for range c.ent.stageColumns {
 				c.buf = appendNull(c.buf)
 			}
-			continue
 		}
-		c.buf = c.ent.encode(c.buf, r)
+		c.sum.add(c.buf[idAt:idEnd], c.buf[valsAt:])
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 var runColumns = []string{
 	"entity", "source", "etag", "version_id", "sequencer", "last_modified", "status", "error",
 	"received", "inserted", "updated", "deleted", "restored", "unchanged", "duplicates", "invalid", "invalid_records",
-	"bytes_read", "bytes_per_second", "rows_per_second",
+	"bytes_read", "bytes_per_second", "rows_per_second", "content_hash",
 }
 
 // runValues are r's values for runColumns.
@@ -34,7 +34,7 @@ func runValues(r *Result) []any {
 		nullString(r.Identity.Sequencer), nullTime(r.Identity.LastModified), r.Status, nullString(truncateText(r.Reason, maxErrorBytes)),
 		r.Received, r.Inserted, r.Updated, r.Deleted, r.Restored, r.Unchanged, r.Duplicates, r.Invalid,
 		invalidRecordsJSON(r.InvalidRecords),
-		nullInt(r.BytesRead), rate(r.BytesRead, r), rate(r.Received, r),
+		nullInt(r.BytesRead), rate(r.BytesRead, r), rate(r.Received, r), nullString(r.ContentHash),
 	}
 }
 

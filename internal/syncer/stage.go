@@ -52,6 +52,7 @@ func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker
 	copySQL := "COPY stage (" + strings.Join(columns, ", ") + ") FROM STDIN WITH (FORMAT binary)"
 	_, err := m.tx.Conn().PgConn().CopyFrom(ctx, src, copySQL)
 	m.res.Received = dec.Received()
+	m.res.ContentHash = src.sum.String()
 	m.log.Debug("sync step", "step", "copy into staging", "rows", m.res.Received, "bytes", dec.Offset(), "seconds", time.Since(start).Seconds())
 	if tracker.err != nil {
 		return fmt.Errorf("read snapshot: %w", tracker.err)

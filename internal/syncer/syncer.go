@@ -59,6 +59,11 @@ type Result struct {
 	InvalidRecords []snapshot.InvalidRecord
 	// BytesRead is the size of the object as read (compressed or not).
 	BytesRead int64
+	// ContentHash fingerprints what the snapshot said (see contentSum).
+	ContentHash string
+	// Identical: the snapshot said what the last one applied to its entity
+	// said, so nothing was diffed or written.
+	Identical bool
 
 	Started  time.Time
 	Finished time.Time
