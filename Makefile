@@ -14,7 +14,7 @@ LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 # one, and the local cluster is left alone.
 TEST_DATABASE_URL ?=
 
-.PHONY: all build test vet lint-template unit fuzz bench bench-api db migrate clean
+.PHONY: all build test vet lint-template unit fuzz bench bench-scale bench-api db migrate clean
 
 all: build
 
@@ -52,6 +52,9 @@ fuzz: ## fuzz the snapshot decoder and the API handler for a while each (FUZZTIM
 
 bench: build db ## sync benchmark on 1M patients / 3M payments (BENCH_PATIENTS, BENCH_PAYMENTS to change)
 	bash scripts/bench-sync.sh
+
+bench-scale: build db ## the sync benchmark at 1x and BENCH_SCALE x (default 10: 10M patients / 30M payments, ~30 min), with growth factors
+	bash scripts/bench-scale.sh
 
 bench-api: build db ## query API under wrk vs. the same SQL under pgbench, 1M patients / 3M payments (BENCH_PATIENTS, BENCH_PAYMENTS, BENCH_DURATION, BENCH_CONCURRENCY)
 	bash scripts/bench-api.sh
