@@ -20,7 +20,7 @@ all: build
 
 build: ## CLI and the three Lambda binaries for this machine
 	$(GO) build -o $(BIN)/patientsync ./cmd/patientsync
-	for f in sync patients payments; do \
+	for f in sync patients payments syncs; do \
 	  CGO_ENABLED=0 $(GO) build $(LAMBDA_GOFLAGS) -o $(BIN)/lambda/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
@@ -71,7 +71,7 @@ ARTIFACTS_DIR ?= $(CURDIR)/.aws-sam/manual
 SAM_LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 sam_lambda = $(SAM_LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 
-.PHONY: build-SyncFunction build-PatientsFunction build-PaymentsFunction \
+.PHONY: build-SyncFunction build-PatientsFunction build-PaymentsFunction build-SyncsFunction \
 	sam-build sam-api localstack-package localstack-up localstack-down
 
 build-SyncFunction:
@@ -82,6 +82,9 @@ build-PatientsFunction:
 
 build-PaymentsFunction:
 	$(call sam_lambda,payments)
+
+build-SyncsFunction:
+	$(call sam_lambda,syncs)
 
 sam-build: ## sam build (needs the AWS SAM CLI)
 	sam build --template-file template.yaml

@@ -60,10 +60,12 @@ func main() {
 	}
 }
 
-// databaseURL is DATABASE_URL or the local default.
-func databaseURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
+// databaseURL is DATABASE_URL, else the URL in the DATABASE_SECRET_ARN
+// secret (db.ResolveURL, as the Lambdas read it: the ECS runner is given
+// only the secret's ARN), else the local default.
+func databaseURL(ctx context.Context) (string, error) {
+	if os.Getenv("DATABASE_URL") == "" && os.Getenv("DATABASE_SECRET_ARN") == "" {
+		return db.DefaultURL, nil
 	}
-	return db.DefaultURL
+	return db.ResolveURL(ctx, os.Getenv, nil)
 }

@@ -18,7 +18,10 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	url := databaseURL()
+	url, err := databaseURL(ctx)
+	if err != nil {
+		return err
+	}
 	if *create {
 		if err := db.EnsureDatabase(ctx, url); err != nil {
 			return err

@@ -32,7 +32,10 @@ func runReset(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	dbURL := databaseURL()
+	dbURL, err := databaseURL(ctx)
+	if err != nil {
+		return err
+	}
 	if !*force {
 		// Refuse before connecting to anything.
 		if host, err := remoteDatabaseHost(dbURL); err != nil {

@@ -35,7 +35,11 @@ func runServe(ctx context.Context, args []string) error {
 		return errors.New("-max-conns must be at least 1")
 	}
 	// Exec mode, as in the query Lambdas: what is measured here is what runs there.
-	pool, err := db.Open(ctx, databaseURL(), db.Options{MaxConns: int32(*maxConns), ExecMode: pgx.QueryExecModeExec, AppName: "patientsync-serve"})
+	url, err := databaseURL(ctx)
+	if err != nil {
+		return err
+	}
+	pool, err := db.Open(ctx, url, db.Options{MaxConns: int32(*maxConns), ExecMode: pgx.QueryExecModeExec, AppName: "patientsync-serve"})
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ shown.`)
 			}
 		}
 	}
-	url, err := syncDatabaseURL(ctx, os.Getenv)
+	url, err := databaseURL(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,6 +104,13 @@ shown.`)
 				return oerr
 			}
 			res, err = s.Sync(ctx, obj)
+			// The uploader learns the outcome from the version's tags, as
+			// from the Lambda (the ECS runner is this command).
+			if tags := s3source.OutcomeTags(res); tags != nil && res.ID != 0 {
+				if terr := src.Tag(ctx, bucket, key, res.Identity.VersionID, tags); terr != nil {
+					fmt.Fprintf(os.Stderr, "%s: warning: could not tag the object with its outcome: %v\n", arg, terr)
+				}
+			}
 		} else {
 			res, err = s.SyncFile(ctx, arg)
 		}
@@ -120,16 +127,6 @@ shown.`)
 		return fmt.Errorf("%d of %d snapshots failed", failed, fs.NArg())
 	}
 	return nil
-}
-
-// syncDatabaseURL is DATABASE_URL, else the URL in the DATABASE_SECRET_ARN
-// secret (db.ResolveURL, as the Lambdas read it: the ECS runner is given
-// only the secret's ARN), else the local default.
-func syncDatabaseURL(ctx context.Context, getenv func(string) string) (string, error) {
-	if getenv("DATABASE_URL") == "" && getenv("DATABASE_SECRET_ARN") == "" {
-		return db.DefaultURL, nil
-	}
-	return db.ResolveURL(ctx, getenv, nil)
 }
 
 func printResult(name string, r syncer.Result) {

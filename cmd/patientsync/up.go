@@ -41,13 +41,16 @@ func runUp(ctx context.Context, args []string) error {
 	if _, err := os.Stat(*rieBin); err != nil {
 		return fmt.Errorf("the Lambda runtime interface emulator is missing (%w); run `make rie` (or `make up`)", err)
 	}
-	for _, f := range []string{"sync", "patients", "payments"} {
+	for _, f := range localaws.Functions {
 		if _, err := os.Stat(filepath.Join(*binDir, "lambda", f, "bootstrap")); err != nil {
 			return fmt.Errorf("function binary missing (%w); run `make build` (or `make up`)", err)
 		}
 	}
 
-	dbURL := databaseURL()
+	dbURL, err := databaseURL(ctx)
+	if err != nil {
+		return err
+	}
 	if err := db.EnsureDatabase(ctx, dbURL); err != nil {
 		return fmt.Errorf("%w (is PostgreSQL running? `make db` starts or installs it)", err)
 	}

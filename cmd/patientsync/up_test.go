@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patientsync/patientsync/internal/localaws"
 	"github.com/patientsync/patientsync/internal/testutil"
 )
 
@@ -56,7 +57,7 @@ func TestUpCommand(t *testing.T) {
 	root := testutil.RepoRoot(t)
 	bin := t.TempDir()
 	rieBin := testutil.RIE(t)
-	for _, f := range []string{"sync", "patients", "payments"} {
+	for _, f := range localaws.Functions {
 		testutil.BuildFunction(t, "./functions/"+f, filepath.Join(bin, "lambda", f))
 	}
 	cli := filepath.Join(bin, "patientsync")

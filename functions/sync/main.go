@@ -13,7 +13,7 @@ import (
 
 func main() {
 	log := logging.JSON(os.Stdout, os.Getenv)
-	handler, _, err := synclambda.FromEnv(context.Background(), os.Getenv, log)
+	handler, _, err := synclambda.FromEnv(context.Background(), os.Getenv, log, os.Stdout)
 	if err != nil {
 		log.Error("init", "error", err)
 		os.Exit(1)

@@ -30,8 +30,9 @@ type Config struct {
 	// GzipMinBytes: bodies at least this large are gzipped when the client
 	// accepts it (default 1400, about one TCP segment; smaller gains nothing).
 	GzipMinBytes int
-	// Routes limits the handler to some of the paths (default both); each
-	// query Lambda serves only its own route.
+	// Routes limits the handler to some of the paths (default all); each
+	// query Lambda serves only its own route (SyncsPath includes
+	// SyncsPath/{id}).
 	Routes []string
 }
 
@@ -43,7 +44,7 @@ func (c Config) withDefaults() Config {
 		c.GzipMinBytes = 1400
 	}
 	if len(c.Routes) == 0 {
-		c.Routes = []string{PatientsPath, PaymentsPath}
+		c.Routes = []string{PatientsPath, PaymentsPath, SyncsPath}
 	}
 	return c
 }
@@ -68,6 +69,7 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Handler {
 	all := map[string]func(*http.Request, []byte) (response, error){
 		PatientsPath: h.patients,
 		PaymentsPath: h.payments,
+		SyncsPath:    h.syncs,
 	}
 	for _, r := range cfg.Routes {
 		if fn, ok := all[r]; ok {
@@ -135,7 +137,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (res result) {
 	if headerBytes(r.Header) > maxHeaderBytes {
 		return h.fail(w, r, errHeadersLarge)
 	}
-	route, ok := h.routes[r.URL.Path]
+	route, ok := h.route(r.URL.Path)
 	if !ok {
 		return h.fail(w, r, errNotFound)
 	}
@@ -158,6 +160,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (res result) {
 	}
 	n, err := h.write(w, r, http.StatusOK, contentTypeJSON, resp.body)
 	return result{status: http.StatusOK, bytes: n, items: resp.items, err: err}
+}
+
+// route finds path's handler: an exact route, or SyncsPath/{id}.
+func (h *Handler) route(path string) (func(*http.Request, []byte) (response, error), bool) {
+	if fn, ok := h.routes[path]; ok {
+		return fn, true
+	}
+	if id, ok := strings.CutPrefix(path, SyncsPath+"/"); ok && id != "" && !strings.Contains(id, "/") {
+		if _, enabled := h.routes[SyncsPath]; enabled {
+			return func(r *http.Request, _ []byte) (response, error) {
+				if r.URL.RawQuery != "" {
+					if _, err := parseQuery(r.URL.RawQuery); err != nil {
+						return response{}, err
+					}
+				}
+				return h.syncRun(r.Context(), id)
+			}, true
+		}
+	}
+	return nil, false
 }
 
 // maxLoggedQuery bounds the query string in the access log.

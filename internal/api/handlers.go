@@ -96,11 +96,16 @@ func (pg *pager) finish(r *http.Request, b []byte, limit int, walk, asOf int64, 
 	var c, next *string
 	if pg.more {
 		cur := cursor(walk)
-		q, _ := url.ParseQuery(r.URL.RawQuery) // already validated
-		q.Set("cursor", cur)
-		resp.next = r.URL.Path + "?" + q.Encode()
+		resp.next = nextLink(r, cur)
 		c, next = &cur, &resp.next
 	}
 	resp.body = appendPageTail(b, limit, c, next, asOf, changed)
 	return resp
+}
+
+// nextLink is r's path and query with the cursor replaced.
+func nextLink(r *http.Request, cursor string) string {
+	q, _ := url.ParseQuery(r.URL.RawQuery) // already validated
+	q.Set("cursor", cursor)
+	return r.URL.Path + "?" + q.Encode()
 }

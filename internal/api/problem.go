@@ -53,6 +53,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) result
 	switch {
 	case errors.As(err, &pe):
 		p.Status, p.Detail, p.Param = http.StatusBadRequest, pe.Error(), pe.Param
+	case errors.Is(err, errNoSuchRun):
+		p.Status = http.StatusNotFound
+		p.Detail = fmt.Sprintf("no sync run at %s", r.URL.Path)
 	case errors.Is(err, errNotFound):
 		p.Status = http.StatusNotFound
 		p.Detail = fmt.Sprintf("no resource at %s; this API serves GET %s", r.URL.Path, h.allowedRoutes())

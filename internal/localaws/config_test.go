@@ -14,15 +14,15 @@ func TestWithDefaults(t *testing.T) {
 		got.BinDir != d.BinDir || got.SyncTimeout != d.SyncTimeout || got.RetryDelay != d.RetryDelay || got.Logger == nil {
 		t.Fatalf("zero config = %+v, want the defaults %+v", got, d)
 	}
-	if got.SyncBootstrap != filepath.Join("bin", "lambda", "sync", "bootstrap") {
-		t.Fatalf("sync bootstrap = %q", got.SyncBootstrap)
+	if b := got.Bootstrap("sync"); b != filepath.Join("bin", "lambda", "sync", "bootstrap") {
+		t.Fatalf("sync bootstrap = %q", b)
 	}
 	if got.MaxRetries != 0 {
 		t.Fatalf("MaxRetries = %d: zero means no retry, not a default", got.MaxRetries)
 	}
 	set := Config{S3Addr: "127.0.0.1:0", BinDir: "/opt/b", SyncTimeout: time.Minute, MaxRetries: 1}.withDefaults()
 	if set.S3Addr != "127.0.0.1:0" || set.SyncTimeout != time.Minute || set.MaxRetries != 1 ||
-		set.PaymentsBootstrap != filepath.Join("/opt/b", "lambda", "payments", "bootstrap") {
+		set.Bootstrap("payments") != filepath.Join("/opt/b", "lambda", "payments", "bootstrap") {
 		t.Fatalf("explicit values changed: %+v", set)
 	}
 }

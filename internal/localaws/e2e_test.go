@@ -212,7 +212,7 @@ func setupWith(t *testing.T, dbURL string) *e2e {
 	rieBin := testutil.RIE(t)
 	bin := t.TempDir()
 	var wg sync.WaitGroup
-	for _, f := range []string{"sync", "patients", "payments"} {
+	for _, f := range localaws.Functions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

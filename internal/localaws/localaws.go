@@ -33,10 +33,9 @@ type Config struct {
 	Region  string
 
 	RIE string // aws-lambda-rie binary
-	// Bootstraps of the functions; BinDir/lambda/<name>/bootstrap when empty.
-	BinDir                               string
-	SyncBootstrap                        string
-	PatientsBootstrap, PaymentsBootstrap string
+	// BinDir holds each function's bootstrap, as lambda/<name>/bootstrap
+	// (make build).
+	BinDir string
 
 	DatabaseURL string
 	// SyncEnv is added to the sync function's environment (SYNC_* limits).
@@ -109,16 +108,28 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	boot := func(p, name string) string {
-		if p != "" {
-			return p
-		}
-		return filepath.Join(c.BinDir, "lambda", name, "bootstrap")
-	}
-	c.SyncBootstrap = boot(c.SyncBootstrap, "sync")
-	c.PatientsBootstrap = boot(c.PatientsBootstrap, "patients")
-	c.PaymentsBootstrap = boot(c.PaymentsBootstrap, "payments")
 	return c
+}
+
+// Functions are the stack's Lambda functions, as in template.yaml.
+var Functions = []string{"sync", "patients", "payments", "syncs"}
+
+// Bootstrap is where c expects function name's binary.
+func (c Config) Bootstrap(name string) string {
+	return filepath.Join(c.BinDir, "lambda", name, "bootstrap")
+}
+
+// Route is one HTTP API route and the function (one of Functions) that
+// serves it.
+type Route struct{ Method, Path, Function string }
+
+// Routes are the HTTP API's routes, as in template.yaml (a test holds the
+// two to each other).
+var Routes = []Route{
+	{"GET", "/patients", "patients"},
+	{"GET", "/payments", "payments"},
+	{"GET", "/syncs", "syncs"},
+	{"GET", "/syncs/{id}", "syncs"},
 }
 
 // Start brings the stack up; Close stops it. On error nothing is left
@@ -155,29 +166,25 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.S3URL = "http://" + dialable(s3l.Addr())
 	s.APIURL = "http://" + dialable(apiL.Addr())
 
-	// The three emulators start in parallel; each takes a moment.
-	specs := []struct {
-		name, bootstrap string
-		timeout         time.Duration
-		memory          int
-		env             map[string]string
-	}{
-		{"sync", cfg.SyncBootstrap, cfg.SyncTimeout, 1024, syncEnv(cfg, s.S3URL)},
-		{"patients", cfg.PatientsBootstrap, cfg.QueryTimeout, 256, map[string]string{"DATABASE_URL": cfg.DatabaseURL}},
-		{"payments", cfg.PaymentsBootstrap, cfg.QueryTimeout, 256, map[string]string{"DATABASE_URL": cfg.DatabaseURL}},
-	}
-	funcs := make([]*rie.Function, len(specs))
-	errs := make([]error, len(specs))
+	// The emulators start in parallel; each takes a moment. The sync
+	// function has the template's timeout and memory, the query functions
+	// theirs.
+	funcs := make([]*rie.Function, len(Functions))
+	errs := make([]error, len(Functions))
 	var wg sync.WaitGroup
-	for i, sp := range specs {
+	for i, name := range Functions {
+		rc := rie.Config{
+			Name: name, RIE: cfg.RIE, Bootstrap: cfg.Bootstrap(name), Region: cfg.Region,
+			Timeout: cfg.QueryTimeout, MemoryMB: 256, Env: map[string]string{"DATABASE_URL": cfg.DatabaseURL},
+			Logs: cfg.FunctionLogs, LogLevel: cfg.RIELogLevel,
+		}
+		if name == "sync" {
+			rc.Timeout, rc.MemoryMB, rc.Env = cfg.SyncTimeout, 1024, syncEnv(cfg, s.S3URL)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			funcs[i], errs[i] = rie.Start(ctx, rie.Config{
-				Name: sp.name, RIE: cfg.RIE, Bootstrap: sp.bootstrap, Env: sp.env,
-				Timeout: sp.timeout, MemoryMB: sp.memory, Region: cfg.Region,
-				Logs: cfg.FunctionLogs, LogLevel: cfg.RIELogLevel,
-			})
+			funcs[i], errs[i] = rie.Start(ctx, rc)
 		}()
 	}
 	wg.Wait()
@@ -191,7 +198,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		apiL.Close()
 		return nil, err
 	}
-	syncFn, patientsFn, paymentsFn := funcs[0], funcs[1], funcs[2]
+	byName := map[string]*rie.Function{}
+	for i, name := range Functions {
+		byName[name] = funcs[i]
+	}
+	syncFn := byName["sync"]
 
 	retryCfg := asyncinvoke.Config{
 		Function: "sync", MaxRetries: cfg.MaxRetries, RetryDelay: cfg.RetryDelay, Logger: cfg.Logger,
@@ -207,13 +218,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		apiL.Close()
 		return nil, err
 	}
-	api := httpapi.New(httpapi.Config{
-		Routes: []httpapi.Route{
-			{Method: "GET", Path: "/patients", Function: patientsFn},
-			{Method: "GET", Path: "/payments", Function: paymentsFn},
-		},
-		Logger: cfg.Logger.With("component", "httpapi"),
-	})
+	var apiRoutes []httpapi.Route
+	for _, r := range Routes {
+		apiRoutes = append(apiRoutes, httpapi.Route{Method: r.Method, Path: r.Path, Function: byName[r.Function]})
+	}
+	api := httpapi.New(httpapi.Config{Routes: apiRoutes, Logger: cfg.Logger.With("component", "httpapi")})
 
 	s.wg.Add(1)
 	go func() {

@@ -99,10 +99,10 @@ func classify(bucket, key string, err error) error {
 		case "PreconditionFailed", "NoSuchVersion", "NoSuchKey":
 			// The object named by the event is gone or replaced; a later
 			// event covers what replaced it.
-			return fmt.Errorf("%w: s3://%s/%s: %s (the object changed or was deleted after the event)",
-				syncer.ErrRejected, bucket, key, apiErr.ErrorCode())
+			return syncer.Rejectf(syncer.CodeObjectGone, "s3://%s/%s: %s (the object changed or was deleted after the event)",
+				bucket, key, apiErr.ErrorCode())
 		case "NoSuchBucket":
-			return fmt.Errorf("%w: s3://%s/%s: %s", syncer.ErrRejected, bucket, key, apiErr.ErrorCode())
+			return syncer.Rejectf(syncer.CodeObjectGone, "s3://%s/%s: %s", bucket, key, apiErr.ErrorCode())
 		}
 	}
 	return fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)

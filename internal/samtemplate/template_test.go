@@ -10,6 +10,7 @@ package samtemplate_test
 import (
 	"debug/elf"
 	"fmt"
+	"github.com/patientsync/patientsync/internal/localaws"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -341,13 +342,17 @@ func routes(tpl *st.Template) []route {
 	return out
 }
 
-// checkRoutes: the query API is these two routes, each to its function.
+// checkRoutes: the HTTP API has the local stack's routes (localaws.Routes),
+// each to the same function (syncs: SyncsFunction).
 func checkRoutes(s subject) []string {
 	have := map[string]string{}
 	for _, r := range routes(s.tpl) {
 		have[r.method+" "+r.path] = r.function
 	}
-	want := map[string]string{"GET /patients": "PatientsFunction", "GET /payments": "PaymentsFunction"}
+	want := map[string]string{}
+	for _, r := range localaws.Routes {
+		want[r.Method+" "+r.Path] = strings.ToUpper(r.Function[:1]) + r.Function[1:] + "Function"
+	}
 	if !reflect.DeepEqual(have, want) {
 		return []string{fmt.Sprintf("routes = %v, want %v", have, want)}
 	}

@@ -83,8 +83,8 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	if err != nil {
 		return err
 	}
-	if reason := skipReason(res.Identity, last); reason != "" {
-		return &skipError{reason}
+	if code, reason := skipReason(res.Identity, last); reason != "" {
+		return &skipError{code, reason}
 	}
 
 	tracker := &readErrTracker{r: body}
@@ -93,7 +93,7 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 		if tracker.err != nil {
 			return fmt.Errorf("read %s: %w", obj.Source, tracker.err)
 		}
-		return fmt.Errorf("%w: %w", ErrRejected, err)
+		return Rejectf(CodeMalformed, "%w", err)
 	}
 	defer closeGz()
 

@@ -12,8 +12,51 @@ import (
 // ErrRejected marks a permanent failure: the snapshot itself is unusable
 // (malformed, too many invalid records, mass deletion, stale, or content
 // the database refuses). Retrying the same object cannot succeed, so the
-// Lambda records it and does not retry.
+// Lambda records it and does not retry. Such errors carry a reason code
+// (Code).
 var ErrRejected = errors.New("snapshot rejected")
+
+// Reason codes: why a run was rejected or skipped, short and stable, for
+// sync_runs.reason, S3 tags and metric dimensions.
+const (
+	CodeMalformed    = "malformed"     // not one complete JSON array (or bad gzip)
+	CodeInvalidShare = "invalid-share" // too many invalid records
+	CodeMassDelete   = "mass-delete"   // the mass-deletion guard
+	CodeContent      = "content"       // the database refused the content
+	CodeObjectGone   = "object-gone"   // the object the event names is gone or replaced
+	CodeStale        = "stale"         // older than the snapshot already applied
+	CodeDuplicate    = "duplicate"     // this very object was already applied
+	CodeHandedOff    = "handed-off"    // given to the ECS runner
+	CodeTransient    = "transient"     // failed for now; to be retried
+)
+
+// rejection is a permanent failure with its reason code.
+type rejection struct {
+	code string
+	err  error
+}
+
+func (r *rejection) Error() string { return r.err.Error() }
+
+func (r *rejection) Unwrap() []error { return []error{ErrRejected, r.err} }
+
+// Reject makes err a permanent rejection for the reason code.
+func Reject(code string, err error) error { return &rejection{code: code, err: err} }
+
+// Rejectf is Reject with a formatted error; its message starts "snapshot
+// rejected: ".
+func Rejectf(code, format string, args ...any) error {
+	return Reject(code, fmt.Errorf("%w: "+format, append([]any{ErrRejected}, args...)...))
+}
+
+// Code is the reason code of a rejection, or "".
+func Code(err error) string {
+	var r *rejection
+	if errors.As(err, &r) {
+		return r.code
+	}
+	return ""
+}
 
 // classify makes an error that the snapshot's content caused permanent.
 // Only the content can raise these SQLSTATE classes in a sync: 22 (data
@@ -35,7 +78,7 @@ func classify(err error) error {
 	if pg.Detail != "" {
 		detail = " (" + pg.Detail + ")"
 	}
-	return fmt.Errorf("%w: the database refused the snapshot's content: %w%s", ErrRejected, err, detail)
+	return Rejectf(CodeContent, "the database refused the snapshot's content: %w%s", err, detail)
 }
 
 // maxErrorBytes bounds the error text stored in sync_runs: a database

@@ -70,27 +70,28 @@ func deref(s *string) string {
 }
 
 // skipReason says why an object with identity id must not be applied after
-// last (the newest applied snapshot of the same key), or "" to apply it.
-func skipReason(id Identity, last *Identity) string {
+// last (the newest applied snapshot of the same key), as a reason code and
+// a message, or "" to apply it.
+func skipReason(id Identity, last *Identity) (code, reason string) {
 	if last == nil || id.empty() {
-		return ""
+		return "", ""
 	}
 	if id.Sequencer != "" && last.Sequencer != "" {
 		switch c := compareSequencers(id.Sequencer, last.Sequencer); {
 		case c < 0:
-			return fmt.Sprintf("stale: event sequencer %s is older than the applied %s", id.Sequencer, last.Sequencer)
+			return CodeStale, fmt.Sprintf("stale: event sequencer %s is older than the applied %s", id.Sequencer, last.Sequencer)
 		case c == 0:
-			return "duplicate event: sequencer " + id.Sequencer + " was already applied"
+			return CodeDuplicate, "duplicate event: sequencer " + id.Sequencer + " was already applied"
 		}
 	}
 	if id.ETag != "" && unquote(id.ETag) == unquote(last.ETag) && id.VersionID == last.VersionID {
-		return "identical to the last applied snapshot (same ETag and version)"
+		return CodeDuplicate, "identical to the last applied snapshot (same ETag and version)"
 	}
 	if id.Sequencer == "" && !id.LastModified.IsZero() && !last.LastModified.IsZero() && id.LastModified.Before(last.LastModified) {
-		return fmt.Sprintf("stale: object last modified %s, before the applied %s",
+		return CodeStale, fmt.Sprintf("stale: object last modified %s, before the applied %s",
 			id.LastModified.UTC().Format(time.RFC3339), last.LastModified.UTC().Format(time.RFC3339))
 	}
-	return ""
+	return "", ""
 }
 
 func unquote(etag string) string { return strings.Trim(etag, `"`) }

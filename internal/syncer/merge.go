@@ -257,9 +257,9 @@ func (m *merger) guardDeletes(ctx context.Context, del int64) error {
 	}
 	share := m.cfg.MaxDeleteShare
 	if float64(del) > share*float64(live) {
-		return fmt.Errorf("%w: mass-deletion guard: the snapshot would delete %d of %d live %s (more than %.4g%%); "+
+		return Rejectf(CodeMassDelete, "mass-deletion guard: the snapshot would delete %d of %d live %s (more than %.4g%%); "+
 			"set SYNC_ALLOW_MASS_DELETE=true (or -allow-mass-delete) to apply it anyway",
-			ErrRejected, del, live, m.ent.name, share*100)
+			del, live, m.ent.name, share*100)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ import (
 var runColumns = []string{
 	"entity", "source", "etag", "version_id", "sequencer", "last_modified", "status", "error",
 	"received", "inserted", "updated", "deleted", "restored", "unchanged", "duplicates", "invalid", "invalid_records",
-	"bytes_read", "bytes_per_second", "rows_per_second", "content_hash",
+	"bytes_read", "bytes_per_second", "rows_per_second", "content_hash", "reason_code",
 }
 
 // runValues are r's values for runColumns.
@@ -34,7 +34,7 @@ func runValues(r *Result) []any {
 		nullString(r.Identity.Sequencer), nullTime(r.Identity.LastModified), r.Status, nullString(truncateText(r.Reason, maxErrorBytes)),
 		r.Received, r.Inserted, r.Updated, r.Deleted, r.Restored, r.Unchanged, r.Duplicates, r.Invalid,
 		invalidRecordsJSON(r.InvalidRecords),
-		nullInt(r.BytesRead), rate(r.BytesRead, r), rate(r.Received, r), nullString(r.ContentHash),
+		nullInt(r.BytesRead), rate(r.BytesRead, r), rate(r.Received, r), nullString(r.ContentHash), nullString(r.Code),
 	}
 }
 
@@ -108,10 +108,10 @@ func insertRun(ctx context.Context, q queryRower, r *Result) error {
 // RecordSkipped records obj as a run skipped for reason, without reading
 // it and without taking the entity's lock: the sync Lambda records so a
 // snapshot it handed to the ECS runner, whose own run of it follows.
-func (s *Syncer) RecordSkipped(ctx context.Context, obj Object, reason string) (Result, error) {
+func (s *Syncer) RecordSkipped(ctx context.Context, obj Object, code, reason string) (Result, error) {
 	now := time.Now()
 	res := Result{Entity: obj.Entity, Source: obj.Source, Identity: obj.Identity,
-		Status: StatusSkipped, Reason: reason, Started: now, Finished: now}
+		Status: StatusSkipped, Code: code, Reason: reason, Started: now, Finished: now}
 	if err := insertRun(ctx, s.pool, &res); err != nil {
 		return res, err
 	}

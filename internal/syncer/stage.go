@@ -61,7 +61,7 @@ func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker
 		err = src.err // COPY reports it only as the server's message
 	}
 	if errors.Is(err, snapshot.ErrMalformed) {
-		return fmt.Errorf("%w: %w", ErrRejected, err)
+		return Rejectf(CodeMalformed, "%w", err)
 	}
 	if err != nil {
 		return fmt.Errorf("copy into staging: %w", err)
@@ -77,8 +77,8 @@ func (m *merger) guardInvalid() error {
 		if len(m.res.InvalidRecords) > 0 {
 			first = "; first: " + m.res.InvalidRecords[0].Error()
 		}
-		return fmt.Errorf("%w: %d of %d records are invalid, more than the allowed %.4g%%%s",
-			ErrRejected, m.res.Invalid, m.res.Received, share*100, first)
+		return Rejectf(CodeInvalidShare, "%d of %d records are invalid, more than the allowed %.4g%%%s",
+			m.res.Invalid, m.res.Received, share*100, first)
 	}
 	return nil
 }

@@ -45,7 +45,8 @@ type Result struct {
 	Source   string
 	Identity Identity
 	Status   string
-	Reason   string // why it failed or was skipped
+	Code     string // why it failed or was skipped: a Code... constant
+	Reason   string // the same, in words
 
 	Received   int64 // array elements read
 	Inserted   int64
@@ -116,7 +117,7 @@ func (s *Syncer) SyncFile(ctx context.Context, path string) (Result, error) {
 }
 
 // skipError ends a run as skipped: nothing to do, nothing wrong.
-type skipError struct{ reason string }
+type skipError struct{ code, reason string }
 
 func (e *skipError) Error() string { return e.reason }
 
@@ -178,11 +179,11 @@ func (s *Syncer) skipIfApplied(ctx context.Context, conn *pgxpool.Conn, res *Res
 	if err != nil {
 		return false, err
 	}
-	reason := skipReason(res.Identity, last)
+	code, reason := skipReason(res.Identity, last)
 	if reason == "" {
 		return false, nil
 	}
-	res.Status, res.Reason, res.Finished = StatusSkipped, reason, time.Now()
+	res.Status, res.Code, res.Reason, res.Finished = StatusSkipped, code, reason, time.Now()
 	err = insertRun(ctx, conn, res)
 	log.Info("sync skipped", "reason", reason, "run_id", res.ID)
 	return true, err
@@ -208,12 +209,15 @@ func (s *Syncer) finish(ctx context.Context, conn *pgxpool.Conn, res *Result, er
 			"duplicates", res.Duplicates, "invalid", res.Invalid, "seconds", res.Finished.Sub(res.Started).Seconds())
 		return *res, nil // recorded in the transaction
 	case errors.As(err, &skip):
-		res.Status, res.Reason = StatusSkipped, skip.reason
+		res.Status, res.Code, res.Reason = StatusSkipped, skip.code, skip.reason
 		log.Info("sync skipped", "reason", skip.reason)
 		err = nil
 	default:
 		err = classify(err)
-		res.Status, res.Reason = StatusFailed, err.Error()
+		res.Status, res.Code, res.Reason = StatusFailed, Code(err), err.Error()
+		if res.Code == "" {
+			res.Code = CodeTransient
+		}
 		// The caller reports the error (the Lambda logs it, the CLI prints it).
 		log.Debug("sync failed", "error", err, "permanent", errors.Is(err, ErrRejected))
 	}

@@ -427,3 +427,35 @@ func TestIdenticalSnapshotsAreNotDiffed(t *testing.T) {
 		t.Fatalf("full diff: %+v %v", res, err)
 	}
 }
+
+// Every rejection and skip carries a short, stable reason code, in the
+// result and in sync_runs, for S3 tags and metrics.
+func TestReasonCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *syncer.Config) { c.MinDeletes = 1 })
+	ctx := context.Background()
+	e.syncFile(samplePayments)
+	id1 := syncer.Identity{ETag: "e1", VersionID: "v1", Sequencer: "0A"}
+	steps := []struct {
+		name string
+		obj  syncer.Object
+		code string
+	}{
+		{"malformed", s3Object("payments.json", []byte(`[{"amount":1`), syncer.Identity{}), syncer.CodeMalformed},
+		{"invalid share", s3Object("payments.json", []byte(`[{"amount":"x","patientId":"1","externalId":"1"}]`), syncer.Identity{}), syncer.CodeInvalidShare},
+		{"mass delete", s3Object("payments.json", []byte(`[]`), syncer.Identity{}), syncer.CodeMassDelete},
+		{"applied", s3Object("patients.json", []byte(`[{"externalId":"1","firstName":"A","lastName":"B","dateOfBirth":"2000-01-01"}]`), id1), ""},
+		{"duplicate", s3Object("patients.json", []byte(`[]`), id1), syncer.CodeDuplicate},
+		{"stale", s3Object("patients.json", []byte(`[]`), syncer.Identity{ETag: "e0", Sequencer: "09"}), syncer.CodeStale},
+	}
+	for _, st := range steps {
+		res, _ := e.s.Sync(ctx, st.obj)
+		var stored *string
+		if err := e.pool.QueryRow(ctx, `SELECT reason_code FROM sync_runs WHERE id = $1`, res.ID).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if res.Code != st.code || (stored == nil) != (st.code == "") || stored != nil && *stored != st.code {
+			t.Errorf("%s: code %q, stored %v, want %q (%s)", st.name, res.Code, stored, st.code, res.Reason)
+		}
+	}
+}

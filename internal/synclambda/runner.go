@@ -134,7 +134,7 @@ func (h *Handler) handOff(ctx context.Context, s *syncer.Syncer, bucket, key str
 		if err != nil {
 			return syncer.Result{}, err
 		}
-		return s.RecordSkipped(ctx, obj, reason)
+		return s.RecordSkipped(ctx, obj, syncer.CodeDuplicate, reason)
 	}
 	in := h.s.Runner.runTaskInput(RunnerCommand(bucket, key, obj.Identity), startedBy)
 	out, err := h.ecs.RunTask(ctx, in)
@@ -150,5 +150,5 @@ func (h *Handler) handOff(ctx context.Context, s *syncer.Syncer, bucket, key str
 	}
 	arn := aws.ToString(out.Tasks[0].TaskArn)
 	log.Info("handed to the ECS runner", "task", arn, "prediction", d.Why, "command", in.Overrides.ContainerOverrides[0].Command)
-	return s.RecordSkipped(ctx, obj, handOffPrefix+d.Why+"; task "+arn)
+	return s.RecordSkipped(ctx, obj, syncer.CodeHandedOff, handOffPrefix+d.Why+"; task "+arn)
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patientsync/patientsync/internal/db"
+	"github.com/patientsync/patientsync/internal/emf"
 	"github.com/patientsync/patientsync/internal/s3source"
 	"github.com/patientsync/patientsync/internal/syncer"
 )
@@ -90,12 +92,19 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 
 // Handler handles S3 events.
 type Handler struct {
-	syncer *syncer.Syncer
-	source *s3source.Source
-	pool   *pgxpool.Pool
-	s      Settings
-	ecs    RunTaskAPI // with s.Runner configured
-	log    *slog.Logger
+	syncer  *syncer.Syncer
+	source  *s3source.Source
+	pool    *pgxpool.Pool
+	s       Settings
+	ecs     RunTaskAPI // with s.Runner configured
+	log     *slog.Logger
+	metrics *emf.Writer // nil: none
+	tagger  tagger      // nil: none
+}
+
+// tagger tags an object version with its sync's outcome (s3source.Source).
+type tagger interface {
+	Tag(ctx context.Context, bucket, key, versionID string, tags map[string]string) error
 }
 
 // New returns a Handler syncing objects read through source into pool, and
@@ -109,14 +118,21 @@ func New(pool *pgxpool.Pool, source *s3source.Source, runTask RunTaskAPI, s Sett
 	if s.Runner.Configured() && runTask == nil {
 		return nil, errors.New("an ECS runner is configured but no ECS client given")
 	}
-	return &Handler{syncer: sy, source: source, pool: pool, s: s, ecs: runTask, log: log}, nil
+	return &Handler{syncer: sy, source: source, pool: pool, s: s, ecs: runTask, log: log, tagger: source}, nil
+}
+
+// WithMetrics makes h write each run's metrics to w, in CloudWatch
+// Embedded Metric Format (in Lambda, w is stdout: the function's log).
+func (h *Handler) WithMetrics(w io.Writer) *Handler {
+	h.metrics = emf.New(w, MetricsNamespace)
+	return h
 }
 
 // FromEnv is main's one call: settings from getenv, the database URL from
 // DATABASE_URL or the DATABASE_SECRET_ARN secret, the pool (1 connection,
 // opened lazily: a database that is down at cold start fails invocations,
 // which Lambda retries, not the init), the S3 client and the handler.
-func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Handler, *pgxpool.Pool, error) {
+func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Handler, *pgxpool.Pool, error) {
 	s, err := SettingsFromEnv(getenv)
 	if err != nil {
 		return nil, nil, fmt.Errorf("invalid configuration: %w", err)
@@ -150,7 +166,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 		pool.Close()
 		return nil, nil, err
 	}
-	return h, pool, nil
+	return h.WithMetrics(metrics), pool, nil
 }
 
 // Handle processes every record. Permanent failures (a bad file, a tripped
@@ -229,6 +245,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		default:
 			rlog.Debug("syncing here", "prediction", d.Why)
 			res, err = s.Sync(ctx, obj)
+		}
+		if res.ID != 0 {
+			h.report(ctx, rec.S3.Bucket.Name, key, res, rlog)
 		}
 		switch {
 		case err == nil:

@@ -30,10 +30,37 @@ type Invoker interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }
 
-// Route sends "Method Path" to a function.
+// Route sends "Method Path" to a function. Path segments written {name}
+// match any one segment, which the event carries in pathParameters, as
+// API Gateway's route keys do (GET /syncs/{id}).
 type Route struct {
 	Method, Path string
 	Function     Invoker
+}
+
+// match reports whether r takes method and path, and its path parameters.
+func (r Route) match(method, path string) (map[string]string, bool) {
+	if method != r.Method {
+		return nil, false
+	}
+	want, got := strings.Split(r.Path, "/"), strings.Split(path, "/")
+	if len(want) != len(got) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, w := range want {
+		if name, ok := strings.CutPrefix(w, "{"); ok && strings.HasSuffix(name, "}") && got[i] != "" {
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[strings.TrimSuffix(name, "}")] = got[i]
+			continue
+		}
+		if w != got[i] {
+			return nil, false
+		}
+	}
+	return params, true
 }
 
 // Key is the route key, e.g. "GET /patients".
@@ -92,7 +119,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := g.cfg.Now()
 	reqID := requestID()
 	w.Header().Set("Apigw-Requestid", reqID)
-	route, ok := g.routes[r.Method+" "+r.URL.Path]
+	route, params, ok := g.route(r.Method, r.URL.Path)
 	if !ok {
 		g.message(w, http.StatusNotFound, "Not Found")
 		return
@@ -107,6 +134,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	event := NewRequest(r, route.Key(), body, now, reqID, g.cfg.APIID, g.cfg.AccountID)
+	event.PathParameters = params
 	payload, err := json.Marshal(event)
 	if err != nil {
 		g.message(w, http.StatusInternalServerError, "Internal Server Error")
@@ -144,6 +172,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Info("request", "method", r.Method, "path", r.URL.Path, "status", resp.StatusCode,
 		"duration_ms", time.Since(start).Milliseconds())
+}
+
+// route finds the route of method and path: an exact one first, then one
+// with path parameters.
+func (g *Gateway) route(method, path string) (Route, map[string]string, bool) {
+	if r, ok := g.routes[method+" "+path]; ok {
+		return r, nil, true
+	}
+	for _, r := range g.cfg.Routes {
+		if params, ok := r.match(method, path); ok && params != nil {
+			return r, params, true
+		}
+	}
+	return Route{}, nil, false
 }
 
 // message writes API Gateway's own error body.

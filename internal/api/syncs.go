@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
+)
+
+// SyncsPath lists sync runs; SyncsPath/{id} is one run.
+const SyncsPath = "/syncs"
+
+// SyncRun is one attempt to apply a snapshot, as sync_runs records it:
+// GET /syncs lists them, newest first; GET /syncs/{id} is one.
+type SyncRun struct {
+	ID     int64  `json:"id"`
+	Entity string `json:"entity"`
+	// Source is s3://bucket/key, api:<request id> or a local path.
+	Source       string     `json:"source"`
+	ETag         *string    `json:"etag"`
+	VersionID    *string    `json:"versionId"`
+	Sequencer    *string    `json:"sequencer"`
+	LastModified *time.Time `json:"lastModified"`
+	// Status is running, succeeded, failed or skipped; Reason the short
+	// code of why it failed or was skipped (malformed, invalid-share,
+	// mass-delete, content, object-gone, stale, duplicate, handed-off,
+	// transient; identical for a succeeded run that changed nothing); Error
+	// the message.
+	Status   string     `json:"status"`
+	Reason   *string    `json:"reason"`
+	Error    *string    `json:"error"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished"`
+
+	Received   int64 `json:"received"`
+	Inserted   int64 `json:"inserted"`
+	Updated    int64 `json:"updated"`
+	Deleted    int64 `json:"deleted"`
+	Restored   int64 `json:"restored"`
+	Unchanged  int64 `json:"unchanged"`
+	Duplicates int64 `json:"duplicates"`
+	Invalid    int64 `json:"invalid"`
+	// InvalidRecords are the first invalid records (at most 100).
+	InvalidRecords []snapshot.InvalidRecord `json:"invalidRecords"`
+
+	BytesRead      *int64   `json:"bytesRead"`
+	BytesPerSecond *float64 `json:"bytesPerSecond"`
+	RowsPerSecond  *float64 `json:"rowsPerSecond"`
+}
+
+const syncRunColumns = `id, entity, source, etag, version_id, sequencer, last_modified, status, reason_code, error,
+	started, finished, received, inserted, updated, deleted, restored, unchanged, duplicates, invalid,
+	coalesce(invalid_records, '[]'::jsonb), bytes_read, bytes_per_second, rows_per_second`
+
+func scanSyncRun(row pgx.CollectableRow) (SyncRun, error) {
+	var r SyncRun
+	var invalid []byte
+	err := row.Scan(&r.ID, &r.Entity, &r.Source, &r.ETag, &r.VersionID, &r.Sequencer, &r.LastModified, &r.Status, &r.Reason, &r.Error,
+		&r.Started, &r.Finished, &r.Received, &r.Inserted, &r.Updated, &r.Deleted, &r.Restored, &r.Unchanged, &r.Duplicates, &r.Invalid,
+		&invalid, &r.BytesRead, &r.BytesPerSecond, &r.RowsPerSecond)
+	if err != nil {
+		return r, err
+	}
+	r.InvalidRecords = []snapshot.InvalidRecord{}
+	if err := json.Unmarshal(invalid, &r.InvalidRecords); err != nil {
+		return r, fmt.Errorf("invalid_records of run %d: %w", r.ID, err)
+	}
+	r.Started = r.Started.UTC()
+	for _, t := range []*time.Time{r.Finished, r.LastModified} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+	return r, nil
+}
+
+// syncsParams is a validated GET /syncs request.
+type syncsParams struct {
+	entity, status string // "" for any
+	limit          int
+	after          int64 // the last id of the previous page; 0 for none
+}
+
+var (
+	syncEntities = []string{string(snapshot.Patients), string(snapshot.Payments)}
+	syncStatuses = []string{"running", "succeeded", "failed", "skipped"}
+)
+
+// maxSyncsLimit bounds a page of runs (each may carry 100 invalid records).
+const maxSyncsLimit = 100
+
+func parseSyncs(raw string) (syncsParams, error) {
+	q, err := parseQuery(raw, "entity", "status", "limit", "cursor")
+	if err != nil {
+		return syncsParams{}, err
+	}
+	p := syncsParams{limit: 20}
+	for _, f := range []struct {
+		name    string
+		dst     *string
+		allowed []string
+	}{{"entity", &p.entity, syncEntities}, {"status", &p.status, syncStatuses}} {
+		if v, ok := q.get(f.name); ok {
+			if !contains(f.allowed, v) {
+				return p, &ParamError{Param: f.name, Detail: fmt.Sprintf("%q is not one of %s", v, strings.Join(f.allowed, ", "))}
+			}
+			*f.dst = v
+		}
+	}
+	if v, ok := q.get("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || !digitsRe.MatchString(v) || n < 1 || n > maxSyncsLimit {
+			return p, &ParamError{Param: "limit", Detail: fmt.Sprintf("%q is not an integer from 1 to %d", v, maxSyncsLimit)}
+		}
+		p.limit = n
+	}
+	if c, ok := q.get("cursor"); ok {
+		var k paymentKey // an id, like payments'
+		if _, err := decodeCursor(c, SyncsPath, p.entity+"|"+p.status, &k); err != nil {
+			return p, err
+		}
+		if k.ID < 1 {
+			return p, errBadCursor
+		}
+		p.after = k.ID
+	}
+	return p, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// syncs serves GET /syncs: runs newest first, filtered by entity and status.
+func (h *Handler) syncs(r *http.Request, _ []byte) (response, error) {
+	p, err := parseSyncs(r.URL.RawQuery)
+	if err != nil {
+		return response{}, err
+	}
+	b := &sqlBuilder{where: []string{"true"}}
+	if p.entity != "" {
+		b.and("entity = " + b.arg(p.entity))
+	}
+	if p.status != "" {
+		b.and("status = " + b.arg(p.status))
+	}
+	if p.after != 0 {
+		b.and("id < " + b.arg(p.after) + "::bigint")
+	}
+	sql := "SELECT " + syncRunColumns + " FROM sync_runs WHERE " + strings.Join(b.where, " AND ") +
+		" ORDER BY id DESC LIMIT " + b.arg(p.limit+1)
+	var runs []SyncRun
+	asOf, err := h.store.run(r.Context(), sql, b.args, func(rows pgx.Rows) error {
+		run, err := scanSyncRun(rows)
+		runs = append(runs, run)
+		return err
+	})
+	if err != nil {
+		return response{}, err
+	}
+	pg := Page[SyncRun]{Items: runs, Limit: p.limit, AsOf: asOf}
+	if len(runs) > p.limit {
+		pg.Items = runs[:p.limit]
+		cur := encodeCursor(SyncsPath, p.entity+"|"+p.status, 0, paymentKey{ID: pg.Items[p.limit-1].ID})
+		next := nextLink(r, cur)
+		pg.NextCursor, pg.Next = &cur, &next
+	}
+	if pg.Items == nil {
+		pg.Items = []SyncRun{}
+	}
+	body, err := json.Marshal(pg)
+	if err != nil {
+		return response{}, err
+	}
+	resp := response{body: append(body, '\n'), items: len(pg.Items)}
+	if pg.Next != nil {
+		resp.next = *pg.Next
+	}
+	return resp, nil
+}
+
+// errNoSuchRun: GET /syncs/{id} of an id that is not there.
+var errNoSuchRun = errors.New("no such sync run")
+
+// syncRun serves GET /syncs/{id}.
+func (h *Handler) syncRun(ctx context.Context, idText string) (response, error) {
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || !digitsRe.MatchString(idText) || id < 1 {
+		return response{}, &ParamError{Param: "id", Detail: fmt.Sprintf("%q is not a sync run id (a positive integer)", idText)}
+	}
+	var runs []SyncRun
+	_, err = h.store.run(ctx, "SELECT "+syncRunColumns+" FROM sync_runs WHERE id = $1", []any{id}, func(rows pgx.Rows) error {
+		run, err := scanSyncRun(rows)
+		runs = append(runs, run)
+		return err
+	})
+	if err != nil {
+		return response{}, err
+	}
+	if len(runs) == 0 {
+		return response{}, fmt.Errorf("%w: %d", errNoSuchRun, id)
+	}
+	body, err := json.Marshal(runs[0])
+	if err != nil {
+		return response{}, err
+	}
+	return response{body: append(body, '\n'), items: 1}, nil
+}
+
+// ListSyncRuns reads the newest runs (entity and status "" for any), as
+// GET /syncs does; the CLI's `runs` prints them.
+func ListSyncRuns(ctx context.Context, pool *pgxpool.Pool, entity, status string, limit int) ([]SyncRun, error) {
+	rows, err := pool.Query(ctx, "SELECT "+syncRunColumns+` FROM sync_runs
+		WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR status = $2) ORDER BY id DESC LIMIT $3`, entity, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list sync runs: %w", err)
+	}
+	return pgx.CollectRows(rows, scanSyncRun)
+}
