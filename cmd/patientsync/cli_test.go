@@ -174,6 +174,29 @@ func TestSyncFailures(t *testing.T) {
 	if r := run(t, dbURL, "sync", filepath.Join(dir, "notes.txt")); r.code != 1 || !strings.Contains(r.stderr, "cannot tell the entity") {
 		t.Fatalf("file without entity: %+v", r)
 	}
+
+	// runs: the table of what happened, newest first, filtered.
+	good := filepath.Join(t.TempDir(), "payments.json")
+	if err := os.WriteFile(good, []byte(`[{"externalId":"9","patientId":"1","amount":"1.50","date":"2024-01-01"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, dbURL, "sync", good); r.code != 0 {
+		t.Fatalf("sync: %+v", r)
+	}
+	r = run(t, dbURL, "runs")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[0], "ID ") ||
+		!regexp.MustCompile(`^\d+ +payments +succeeded +- .* 1 +1 +0 +0 +0 +0 +.*payments\.json$`).MatchString(lines[1]) ||
+		!regexp.MustCompile(`^\d+ +patients +failed +malformed `).MatchString(lines[2]) ||
+		!strings.Contains(r.stdout, "truncated") {
+		t.Errorf("runs:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := run(t, dbURL, "runs", "-status", "failed", "-n", "5"); r.code != 0 || strings.Contains(r.stdout, "payments") || !strings.Contains(r.stdout, "malformed") {
+		t.Errorf("runs -status failed:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := run(t, dbURL, "runs", "-entity", "doctors"); r.code != 2 && r.code != 1 || !strings.Contains(r.stderr, "-entity") {
+		t.Errorf("runs -entity doctors: %+v", r)
+	}
 }
 
 // TestKilledSyncIsSettled kills `patientsync sync` with SIGKILL while it

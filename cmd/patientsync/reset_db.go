@@ -51,7 +51,11 @@ func resetDatabase(ctx context.Context, dbURL string) error {
 			}
 			counts[i] = fmt.Sprintf("%s %d rows", resetTables[i], n)
 		}
-		_, err := tx.Exec(ctx, "TRUNCATE "+list+" RESTART IDENTITY")
+		if _, err := tx.Exec(ctx, "TRUNCATE "+list+" RESTART IDENTITY"); err != nil {
+			return err
+		}
+		// No run has applied anything now (the API's asOf).
+		_, err := tx.Exec(ctx, "UPDATE sync_state SET last_applied_run = 0")
 		return err
 	})
 	switch pgCode(err) {

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/patientsync/patientsync/internal/api"
+	"github.com/patientsync/patientsync/internal/syncer"
 	"github.com/patientsync/patientsync/internal/testutil"
 )
 
@@ -121,5 +124,55 @@ func TestWalkNoticesANewerSync(t *testing.T) {
 		if !fourth.ChangedDuringWalk {
 			t.Fatal("the walk forgot that it was disturbed")
 		}
+	}
+}
+
+// Runs of two entities may commit in the other order than they started
+// (run ids): a payments run that began first and commits last still
+// changes what a walk sees, and the walk must say so.
+func TestWalkNoticesAnOlderRunCommittingLate(t *testing.T) {
+	t.Parallel()
+	seedPool, pool := setup(t)
+	testutil.Seed(t, seedPool, samplePatients, samplePayments)
+	h := newHandler(t, pool, api.Config{})
+	s, err := syncer.New(seedPool, syncer.DefaultConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payments, _ := os.ReadFile(samplePayments)
+	payments = []byte(strings.Replace(string(payments), `"amount": 4.46`, `"amount": 44.60`, 1))
+	pr, pw := io.Pipe()
+	older := make(chan error, 1)
+	go func() {
+		_, err := s.Sync(context.Background(), syncer.Object{Entity: "payments", Source: "api:older",
+			Open: func(context.Context) (io.ReadCloser, syncer.Identity, error) { return pr, syncer.Identity{}, nil }})
+		older <- err
+	}()
+	// The payments run is recorded (its id is the lower) and streaming.
+	if _, err := pw.Write(payments[:10]); err != nil {
+		t.Fatal(err)
+	}
+	// A patients run starts later and commits first.
+	patients, _ := os.ReadFile(samplePatients)
+	dir := t.TempDir()
+	renamed := filepath.Join(dir, "patients.json")
+	_ = os.WriteFile(renamed, []byte(strings.Replace(string(patients), `"Deckard"`, `"Deckard2"`, 1)), 0o644)
+	testutil.Seed(t, seedPool, renamed)
+
+	first := decode[api.Patient](t, get(t, h, "/patients?limit=2"))
+	if first.Next == nil {
+		t.Fatal("one page only")
+	}
+	// Now the older run commits: totals move.
+	if _, err := pw.Write(payments[10:]); err != nil {
+		t.Fatal(err)
+	}
+	_ = pw.Close()
+	if err := <-older; err != nil {
+		t.Fatal(err)
+	}
+	second := decode[api.Patient](t, get(t, h, *first.Next))
+	if !second.ChangedDuringWalk || second.AsOf == first.AsOf {
+		t.Fatalf("page after the older run committed: asOf %d (walk began at %d), changed %v", second.AsOf, first.AsOf, second.ChangedDuringWalk)
 	}
 }

@@ -34,10 +34,11 @@ func newStore(pool *pgxpool.Pool, timeout time.Duration) *store {
 	}
 }
 
-// asOfSQL is the newest applied sync: read before the page in the same
+// asOfSQL is the sync run that changed the data last (migration 00006:
+// in commit order, not id order). Read before the page in the same
 // pipeline, it is at most as new as the data the page shows, so a walk
 // never misses that a sync came between two of its pages.
-const asOfSQL = "SELECT coalesce(max(id), 0) FROM sync_runs WHERE status = 'succeeded'"
+const asOfSQL = "SELECT last_applied_run FROM sync_state"
 
 // run executes one query under the statement timeout, calling scan per
 // row, and returns the newest applied sync run.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,6 +85,14 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	}
 	e.status("/patients?payment_min=abc", http.StatusBadRequest)
 	e.status("/nowhere", http.StatusNotFound)
+	// The uploader learns the outcome from the version's tags; the
+	// operator from the function's metrics.
+	for i, key := range []string{"patients.json", "payments.json"} {
+		e.wantTags(key, runs[i].VersionID, map[string]string{"patientsync-status": "applied", "patientsync-run": fmt.Sprint(runs[i].ID)})
+	}
+	if m := e.metricLines("SnapshotsApplied"); len(m) != 2 {
+		t.Errorf("%d EMF lines with SnapshotsApplied = 1, want 2", len(m))
+	}
 	afterSample := e.dump()
 
 	// 2. The same files with the real aws CLI: new versions, new events,
@@ -147,6 +156,26 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		t.Errorf("truncated upload run %+v; want a failed run with an error", last)
 	}
 	e.sameRows(changed, e.dump(), nil)
+	e.wantTags("patients.json", last.VersionID, map[string]string{
+		"patientsync-status": "rejected", "patientsync-run": fmt.Sprint(last.ID), "patientsync-reason": "malformed"})
+	rejected := e.metricLines("SnapshotsRejected")
+	if len(rejected) != 1 || rejected[0]["Reason"] != "malformed" || rejected[0]["Entity"] != "patients" || rejected[0]["runId"] != float64(last.ID) {
+		t.Errorf("EMF lines with SnapshotsRejected = 1: %v; want one for run %d, malformed", rejected, last.ID)
+	}
+	// GET /syncs, newest first, has both, and the filter finds the rejection.
+	syncs := e.getItems("/syncs?entity=patients")
+	if len(syncs) == 0 || syncs[0]["id"] != json.Number(fmt.Sprint(last.ID)) || syncs[0]["status"] != "failed" || syncs[0]["reason"] != "malformed" {
+		t.Errorf("GET /syncs?entity=patients: newest %v; want run %d, failed, malformed", syncs[0], last.ID)
+	}
+	if failed := e.getItems("/syncs?status=failed"); len(failed) != 1 || failed[0]["id"] != json.Number(fmt.Sprint(last.ID)) {
+		t.Errorf("GET /syncs?status=failed = %v", failed)
+	}
+	if got := e.getItems("/syncs?status=succeeded&entity=payments"); len(got) == 0 || got[len(got)-1]["id"] != json.Number(fmt.Sprint(runs[1].ID)) {
+		t.Errorf("GET /syncs?status=succeeded&entity=payments = %v; want the first payments run last", got)
+	}
+	if st, body := e.get(fmt.Sprintf("/syncs/%d", last.ID)); st != http.StatusOK || !strings.Contains(string(body), `"reason":"malformed"`) {
+		t.Errorf("GET /syncs/%d: %d %s", last.ID, st, body)
+	}
 
 	// 5. An empty snapshot would delete every live patient: the guard,
 	// configured through the function's environment, refuses it.
@@ -465,6 +494,43 @@ func (e *e2e) getItems(path string) []map[string]any {
 		}
 	}
 	return page.Items
+}
+
+// wantTags checks the tags of key's version.
+func (e *e2e) wantTags(key, version string, want map[string]string) {
+	e.t.Helper()
+	out, err := e.s3.GetObjectTagging(context.Background(), &s3.GetObjectTaggingInput{
+		Bucket: aws.String(e.bucket), Key: aws.String(key), VersionId: aws.String(version)})
+	if err != nil {
+		e.t.Fatalf("tags of %s@%s: %v", key, version, err)
+	}
+	got := map[string]string{}
+	for _, tag := range out.TagSet {
+		got[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	if !maps.Equal(got, want) {
+		e.t.Errorf("tags of %s@%s = %v; want %v", key, version, got, want)
+	}
+}
+
+// metricLines are the sync function's EMF log lines in which metric is 1.
+func (e *e2e) metricLines(metric string) []map[string]any {
+	e.t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		line, ok := strings.CutPrefix(line, "[sync] ")
+		if !ok || !strings.Contains(line, `"_aws"`) {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			e.t.Fatalf("EMF line %s: %v", line, err)
+		}
+		if m[metric] == 1.0 {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (e *e2e) status(path string, want int) {

@@ -45,6 +45,11 @@ type Settings struct {
 	// Runner is where snapshots that cannot finish in time go (RUNNER_*);
 	// the zero value is none.
 	Runner RunnerSettings
+	// KeyPrefix (SYNC_KEY_PREFIX): only keys under it are snapshots, so
+	// that archive/payments-old.json is not applied by accident. The S3
+	// notification filters by it too; this holds where a notification was
+	// configured wider (or by hand).
+	KeyPrefix string
 }
 
 // DefaultSettings are the settings of an empty environment.
@@ -54,7 +59,7 @@ func DefaultSettings() Settings {
 }
 
 // SettingsFromEnv reads and validates the SYNC_* variables,
-// SYNC_DEADLINE_MARGIN, SYNC_HANDOFF_* and RUNNER_* with getenv, naming
+// SYNC_DEADLINE_MARGIN, SYNC_HANDOFF_*, SYNC_KEY_PREFIX and RUNNER_* with getenv, naming
 // every wrong one. (The database comes from db.ResolveURL.)
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := DefaultSettings()
@@ -84,6 +89,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	number("SYNC_HANDOFF_SAFETY_FACTOR", &s.Safety, 1, "a factor of 1 or more, such as 2")
 	number("SYNC_HANDOFF_DEFAULT_RATE", &s.DefaultRate, 0, "bytes per second, more than 0")
 	number("SYNC_HANDOFF_DEFAULT_GZIP_RATE", &s.DefaultGzipRate, 0, "bytes per second, more than 0")
+	s.KeyPrefix = getenv("SYNC_KEY_PREFIX")
 	r, err := runnerFromEnv(getenv)
 	s.Runner = r
 	errs = append(errs, err)
@@ -214,6 +220,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		rlog := log.With("record", i, "bucket", rec.S3.Bucket.Name, "key", key, "event", rec.EventName)
 		if !strings.HasPrefix(rec.EventName, "ObjectCreated:") {
 			rlog.Info("not an ObjectCreated event: ignored")
+			continue
+		}
+		if !strings.HasPrefix(key, h.s.KeyPrefix) {
+			rlog.Info("not under SYNC_KEY_PREFIX: ignored", "prefix", h.s.KeyPrefix)
 			continue
 		}
 		obj, err := h.source.Object(rec.S3.Bucket.Name, key, syncer.Identity{

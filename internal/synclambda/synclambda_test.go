@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -31,6 +32,7 @@ type fixture struct {
 	client  *s3.Client
 	server  *httptest.Server
 	handler lambda.Handler
+	metrics *bytes.Buffer // the EMF lines the handler wrote
 }
 
 // newFixture serves a versioned S3-compatible bucket on loopback (gofakes3)
@@ -41,14 +43,22 @@ func newFixture(t *testing.T) *fixture {
 
 // newFixtureWith is newFixture with an ECS client and settings.
 func newFixtureWith(t *testing.T, runTask synclambda.RunTaskAPI, s synclambda.Settings) *fixture {
+	return newFixtureFront(t, runTask, s, nil)
+}
+
+// newFixtureFront is newFixtureWith with front wrapping the S3 endpoint
+// (see testutil.S3).
+func newFixtureFront(t *testing.T, runTask synclambda.RunTaskAPI, s synclambda.Settings, front func(http.Handler) http.Handler) *fixture {
 	t.Helper()
 	pool, _ := testutil.DBPool(t)
-	client, srv := testutil.S3(t, bucket, nil)
+	client, srv := testutil.S3(t, bucket, front)
 	h, err := synclambda.New(pool, s3source.New(client), runTask, s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, pool: pool, client: client, server: srv, handler: lambda.NewHandler(h.Handle)}
+	metrics := &bytes.Buffer{}
+	h.WithMetrics(metrics)
+	return &fixture{t: t, pool: pool, client: client, server: srv, handler: lambda.NewHandler(h.Handle), metrics: metrics}
 }
 
 // event uploads content under the key of each record of the sample event
@@ -56,9 +66,28 @@ func newFixtureWith(t *testing.T, runTask synclambda.RunTaskAPI, s synclambda.Se
 // send it.
 func (f *fixture) event(name string, content func(key string) []byte) []byte {
 	f.t.Helper()
+	return f.eventAt(name, "", content)
+}
+
+// eventAt is event with the (single) record's key replaced by key, unless
+// key is empty.
+func (f *fixture) eventAt(name, key string, content func(key string) []byte) []byte {
+	f.t.Helper()
 	raw, err := os.ReadFile("../../events/" + name)
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	if key != "" {
+		var generic map[string]any
+		if err := json.Unmarshal(raw, &generic); err != nil {
+			f.t.Fatal(err)
+		}
+		recs := generic["Records"].([]any)
+		if len(recs) != 1 {
+			f.t.Fatalf("%s has %d records, want 1", name, len(recs))
+		}
+		recs[0].(map[string]any)["s3"].(map[string]any)["object"].(map[string]any)["key"] = strings.ReplaceAll(url.QueryEscape(key), "%2F", "/") // as S3 encodes keys
+		raw, _ = json.Marshal(generic)
 	}
 	var ev events.S3Event
 	if err := json.Unmarshal(raw, &ev); err != nil {

@@ -1,4 +1,4 @@
 -- Sent before every query in the same pipeline (implicit transaction) by `patientsync serve` (-statement-timeout 5s):
 -- the timeout, and the last applied sync run (asOf).
 SELECT set_config('statement_timeout', '5000ms', true);
-SELECT coalesce(max(id), 0) FROM sync_runs WHERE status = 'succeeded';
+SELECT last_applied_run FROM sync_state;
