@@ -278,7 +278,7 @@ func TestSAMEnvVars(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range []string{"PatientsFunction", "PaymentsFunction"} {
+	for _, id := range []string{"PatientsFunction", "PaymentsFunction", "SyncsFunction", "PushFunction"} {
 		if env[id]["DATABASE_URL"] == "" {
 			t.Errorf("env.json has no DATABASE_URL for %s", id)
 		}

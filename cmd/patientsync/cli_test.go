@@ -194,6 +194,13 @@ func TestSyncFailures(t *testing.T) {
 	if r := run(t, dbURL, "runs", "-status", "failed", "-n", "5"); r.code != 0 || strings.Contains(r.stdout, "payments") || !strings.Contains(r.stdout, "malformed") {
 		t.Errorf("runs -status failed:\n%s%s", r.stdout, r.stderr)
 	}
+	// The guard's hint is the CLI's flag.
+	empty := filepath.Join(t.TempDir(), "payments.json")
+	_ = os.WriteFile(empty, []byte("[]"), 0o644)
+	if r := run(t, dbURL, "sync", "-min-deletes", "1", empty); r.code != 1 || !strings.Contains(r.stderr, "mass-deletion guard") ||
+		!strings.Contains(r.stderr, "rerun with -allow-mass-delete") {
+		t.Errorf("mass deletion: %+v", r)
+	}
 	if r := run(t, dbURL, "runs", "-entity", "doctors"); r.code != 2 && r.code != 1 || !strings.Contains(r.stderr, "-entity") {
 		t.Errorf("runs -entity doctors: %+v", r)
 	}

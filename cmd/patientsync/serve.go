@@ -8,16 +8,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/patientsync/patientsync/internal/api"
+	"github.com/patientsync/patientsync/internal/apilambda"
 	"github.com/patientsync/patientsync/internal/db"
+	"github.com/patientsync/patientsync/internal/syncer"
 )
 
 func init() {
-	register("serve", "serve the query API (GET /patients, GET /payments) over HTTP", runServe)
+	register("serve", "serve the API over HTTP: the reads, /health, /openapi.json and (unless -push=false) POST /patients and /payments", runServe)
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -25,6 +29,7 @@ func runServe(ctx context.Context, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:3000", "listen address")
 	maxConns := fs.Int("max-conns", 8, "database connections")
 	timeout := fs.Duration("statement-timeout", 5*time.Second, "per-request statement timeout")
+	push := fs.Bool("push", true, "apply snapshots POSTed to /patients and /payments (with the SYNC_* settings, as the push Lambda)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,23 +50,49 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer pool.Close()
 
+	routes := api.ReadRoutes
+	var pusher *syncer.Syncer
+	if *push {
+		routes = append(slices.Clone(routes), api.PushPatients, api.PushPayments)
+		settings, err := apilambda.PushSettingsFromEnv(os.Getenv)
+		if err != nil {
+			return err
+		}
+		if os.Getenv("SYNC_MASS_DELETE_HINT") == "" {
+			settings.Sync.MassDeleteHint = "to apply it anyway, restart serve with SYNC_ALLOW_MASS_DELETE=true and push it again"
+		}
+		syncPool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-serve-push", RuntimeParams: syncer.SessionParams()})
+		if err != nil {
+			return err
+		}
+		defer syncPool.Close()
+		if pusher, err = syncer.New(syncPool, settings.Sync, slog.Default()); err != nil {
+			return err
+		}
+	}
+	handler := api.New(pool, api.Config{StatementTimeout: *timeout, Routes: routes}, slog.Default())
+	if pusher != nil {
+		handler.WithPush(pusher, nil)
+	}
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(pool, api.Config{StatementTimeout: *timeout}, slog.Default()),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		// Let oversized request lines and headers reach the API, which
 		// answers them with a 414 or 431 problem; beyond this, net/http
 		// answers a plain 431 itself.
 		MaxHeaderBytes: 4 << 20,
-		ReadTimeout:    10 * time.Second,
-		WriteTimeout:   *timeout + 10*time.Second,
-		IdleTimeout:    2 * time.Minute,
-		ErrorLog:       slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		ReadTimeout:    30 * time.Second,
+		// A push answers when its sync is done (the push Lambda has 30s).
+		WriteTimeout: max(*timeout+10*time.Second, 40*time.Second),
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
-	slog.Info("serving", "addr", "http://"+ln.Addr().String(), "routes", []string{api.PatientsPath, api.PaymentsPath})
+	slog.Info("serving", "addr", "http://"+ln.Addr().String(), "routes", routes)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

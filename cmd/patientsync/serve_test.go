@@ -52,6 +52,30 @@ func TestServe(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// A push over HTTP, then the data, health and the document.
+	resp, err = http.Post("http://"+addr+"/patients", "application/json",
+		strings.NewReader(`[{"externalId":"7","firstName":"A","lastName":"B","dateOfBirth":"2000-01-01"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run struct {
+		Status   string `json:"status"`
+		Inserted int    `json:"inserted"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&run)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || run.Status != "succeeded" || run.Inserted != 1 {
+		t.Fatalf("push: %d %+v %v", resp.StatusCode, run, err)
+	}
+	for path, want := range map[string]int{"/patients": 200, "/health": 200, "/openapi.json": 200, "/syncs": 200, "/uploads": 404} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil || resp.StatusCode != want {
+			t.Errorf("GET %s: %v %v, want %d", path, err, resp, want)
+		} else {
+			resp.Body.Close()
+		}
+	}
+
 	cancel()
 	select {
 	case err := <-done:

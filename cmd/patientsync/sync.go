@@ -37,6 +37,9 @@ shown.`)
 	if err != nil {
 		return err
 	}
+	if os.Getenv("SYNC_MASS_DELETE_HINT") == "" {
+		cfg.MassDeleteHint = "rerun with -allow-mass-delete to apply it anyway"
+	}
 	fs.Float64Var(&cfg.MaxInvalidShare, "max-invalid-share", cfg.MaxInvalidShare, "reject a snapshot with a larger share of invalid records (0 = none allowed, 1 = any)")
 	fs.Float64Var(&cfg.MaxDeleteShare, "max-delete-share", cfg.MaxDeleteShare, "reject a snapshot that deletes a larger share of the live rows...")
 	fs.Int64Var(&cfg.MinDeletes, "min-deletes", cfg.MinDeletes, "...when it deletes at least this many")

@@ -26,7 +26,7 @@ func runUp(ctx context.Context, args []string) error {
 	s3Addr := fs.String("s3-addr", d.S3Addr, "S3 endpoint listen address (LocalStack's port)")
 	apiAddr := fs.String("api-addr", d.APIAddr, "HTTP API listen address (sam local start-api's port)")
 	bucket := fs.String("bucket", d.Bucket, "snapshot bucket; uploads to it invoke the sync function")
-	binDir := fs.String("bin-dir", d.BinDir, "directory with lambda/{sync,patients,payments}/bootstrap (make build)")
+	binDir := fs.String("bin-dir", d.BinDir, "directory with lambda/<function>/bootstrap of every function (make build)")
 	rieBin := fs.String("rie", d.RIE, "aws-lambda-rie binary (make rie)")
 	retryDelay := fs.Duration("retry-delay", d.RetryDelay, "delay before the first retry of a failed sync invocation (Lambda: ~1 minute); doubles for the second")
 	syncTimeout := fs.Duration("sync-timeout", d.SyncTimeout, "sync function timeout")

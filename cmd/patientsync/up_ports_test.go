@@ -25,7 +25,11 @@ func TestUpBusyPort(t *testing.T) {
 	addr := busy.Addr().String()
 	// up only checks that these exist: the listeners fail before any runs.
 	bin := t.TempDir()
-	for _, p := range []string{"aws-lambda-rie", "lambda/sync/bootstrap", "lambda/patients/bootstrap", "lambda/payments/bootstrap"} {
+	files := []string{"aws-lambda-rie"}
+	for _, f := range localaws.Functions {
+		files = append(files, "lambda/"+f+"/bootstrap")
+	}
+	for _, p := range files {
 		p = filepath.Join(bin, p)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 
 func main() {
 	log := logging.JSON(os.Stdout, os.Getenv)
-	handler, _, err := apilambda.New(context.Background(), api.PaymentsPath, os.Getenv, log)
+	handler, _, err := apilambda.New(context.Background(), "payments", []api.Route{api.GetPayments}, os.Getenv, log)
 	if err != nil {
 		log.Error("init", "error", err)
 		os.Exit(1)

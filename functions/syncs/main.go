@@ -1,4 +1,6 @@
-// Command syncs is the GET /syncs and GET /syncs/{id} query Lambda (API Gateway HTTP API, payload 2.0).
+// Command syncs is the Lambda of GET /syncs, GET /syncs/{id} (what became of
+// each snapshot), GET /openapi.json and GET /health (API Gateway HTTP API,
+// payload 2.0).
 package main
 
 import (
@@ -14,7 +16,7 @@ import (
 
 func main() {
 	log := logging.JSON(os.Stdout, os.Getenv)
-	handler, _, err := apilambda.New(context.Background(), api.SyncsPath, os.Getenv, log)
+	handler, _, err := apilambda.New(context.Background(), "syncs", []api.Route{api.ListSyncs, api.GetSync, api.GetOpenAPI, api.GetHealth}, os.Getenv, log)
 	if err != nil {
 		log.Error("init", "error", err)
 		os.Exit(1)

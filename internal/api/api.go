@@ -1,5 +1,8 @@
-// Package api is the read side: GET /patients and GET /payments as one plain
-// net/http handler, served by the query Lambdas and by `patientsync serve`.
+// Package api is the HTTP API as one plain net/http handler: the reads
+// (GET /patients, /payments, /syncs), snapshot pushes (POST /patients,
+// /payments), upload URLs (POST /uploads), its OpenAPI document and a
+// health check; served by the Lambda functions (each its own routes) and by
+// `patientsync serve`.
 package api
 
 import (
@@ -14,12 +17,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
 // Route paths.
 const (
 	PatientsPath = "/patients"
 	PaymentsPath = "/payments"
+	OpenAPIPath  = "/openapi.json"
+	HealthPath   = "/health"
+	UploadsPath  = "/uploads"
 )
 
 // Config tunes the handler; zero fields take their defaults.
@@ -30,10 +38,14 @@ type Config struct {
 	// GzipMinBytes: bodies at least this large are gzipped when the client
 	// accepts it (default 1400, about one TCP segment; smaller gains nothing).
 	GzipMinBytes int
-	// Routes limits the handler to some of the paths (default all); each
-	// query Lambda serves only its own route (SyncsPath includes
-	// SyncsPath/{id}).
-	Routes []string
+	// Routes are the routes served (default ReadRoutes); each Lambda
+	// function serves its own. The push routes need WithPush, the upload
+	// route WithUploads.
+	Routes []Route
+	// MaxPushBytes bounds a pushed snapshot's body as sent (default
+	// DefaultMaxPushBytes); a larger one is answered 413, pointing to
+	// POST /uploads.
+	MaxPushBytes int64
 }
 
 func (c Config) withDefaults() Config {
@@ -44,17 +56,22 @@ func (c Config) withDefaults() Config {
 		c.GzipMinBytes = 1400
 	}
 	if len(c.Routes) == 0 {
-		c.Routes = []string{PatientsPath, PaymentsPath, SyncsPath}
+		c.Routes = ReadRoutes
+	}
+	if c.MaxPushBytes <= 0 {
+		c.MaxPushBytes = DefaultMaxPushBytes
 	}
 	return c
 }
 
-// Handler serves the query API.
+// Handler serves the API.
 type Handler struct {
 	store  *store
 	cfg    Config
 	log    *slog.Logger
-	routes map[string]func(*http.Request, []byte) (response, error)
+	routes []routeEntry
+	push   *pusher   // nil without WithPush
+	upload Presigner // nil without WithUploads
 }
 
 // New returns the API handler reading from pool. Open the pool in
@@ -65,15 +82,21 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Handler {
 		log = slog.Default()
 	}
 	cfg = cfg.withDefaults()
-	h := &Handler{store: newStore(pool, cfg.StatementTimeout), cfg: cfg, log: log, routes: map[string]func(*http.Request, []byte) (response, error){}}
-	all := map[string]func(*http.Request, []byte) (response, error){
-		PatientsPath: h.patients,
-		PaymentsPath: h.payments,
-		SyncsPath:    h.syncs,
+	h := &Handler{store: newStore(pool, cfg.StatementTimeout), cfg: cfg, log: log}
+	all := map[Route]routeFunc{
+		GetPatients:  h.patients,
+		GetPayments:  h.payments,
+		ListSyncs:    h.syncs,
+		GetSync:      h.syncRun,
+		GetOpenAPI:   h.openAPI,
+		GetHealth:    h.health,
+		PushPatients: h.pushRoute(snapshot.Patients),
+		PushPayments: h.pushRoute(snapshot.Payments),
+		CreateUpload: h.createUpload,
 	}
 	for _, r := range cfg.Routes {
-		if fn, ok := all[r]; ok {
-			h.routes[r] = fn
+		if fn, ok := all[r]; ok && !slices.ContainsFunc(h.routes, func(e routeEntry) bool { return e.route == r }) {
+			h.routes = append(h.routes, routeEntry{route: r, segments: segments(r), fn: fn})
 		}
 	}
 	return h
@@ -137,11 +160,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (res result) {
 	if headerBytes(r.Header) > maxHeaderBytes {
 		return h.fail(w, r, errHeadersLarge)
 	}
-	route, ok := h.route(r.URL.Path)
-	if !ok {
+	route, allowed := h.find(r)
+	if route == nil && allowed == nil {
 		return h.fail(w, r, errNotFound)
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if route == nil {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		return h.fail(w, r, errMethod)
 	}
 	bp := bodyPool.Get().(*[]byte)
@@ -155,31 +179,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (res result) {
 		return h.fail(w, r, err)
 	}
 	*bp = resp.body // keep the grown buffer
+	hdr := w.Header()
 	if resp.next != "" {
-		w.Header().Set("Link", "<"+resp.next+`>; rel="next"`)
+		hdr.Set("Link", "<"+resp.next+`>; rel="next"`)
 	}
-	n, err := h.write(w, r, http.StatusOK, contentTypeJSON, resp.body)
-	return result{status: http.StatusOK, bytes: n, items: resp.items, err: err}
-}
-
-// route finds path's handler: an exact route, or SyncsPath/{id}.
-func (h *Handler) route(path string) (func(*http.Request, []byte) (response, error), bool) {
-	if fn, ok := h.routes[path]; ok {
-		return fn, true
-	}
-	if id, ok := strings.CutPrefix(path, SyncsPath+"/"); ok && id != "" && !strings.Contains(id, "/") {
-		if _, enabled := h.routes[SyncsPath]; enabled {
-			return func(r *http.Request, _ []byte) (response, error) {
-				if r.URL.RawQuery != "" {
-					if _, err := parseQuery(r.URL.RawQuery); err != nil {
-						return response{}, err
-					}
-				}
-				return h.syncRun(r.Context(), id)
-			}, true
+	hdr.Set("Cache-Control", resp.cache)
+	if resp.etag != "" {
+		hdr.Set("ETag", resp.etag)
+		if etagMatch(r.Header.Values("If-None-Match"), resp.etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return result{status: http.StatusNotModified, items: resp.items}
 		}
 	}
-	return nil, false
+	status := resp.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	n, err := h.write(w, r, status, contentTypeJSON, resp.body)
+	return result{status: status, bytes: n, items: resp.items, err: err}
 }
 
 // maxLoggedQuery bounds the query string in the access log.
@@ -211,14 +228,4 @@ func requestID(in string) string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// allowedRoutes lists the paths for 404 details.
-func (h *Handler) allowedRoutes() string {
-	rs := make([]string, 0, len(h.routes))
-	for r := range h.routes {
-		rs = append(rs, r)
-	}
-	slices.Sort(rs)
-	return strings.Join(rs, ", ")
 }

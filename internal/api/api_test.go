@@ -523,7 +523,7 @@ func TestRoutingAndHeaders(t *testing.T) {
 	}
 
 	// A handler limited to one route, as a query Lambda is, 404s the other.
-	only := newHandler(t, pool, api.Config{Routes: []string{api.PaymentsPath}})
+	only := newHandler(t, pool, api.Config{Routes: []api.Route{api.GetPayments}})
 	problem(t, get(t, only, "/patients"), http.StatusNotFound)
 	decode[api.Payment](t, get(t, only, "/payments"))
 }

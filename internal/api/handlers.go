@@ -3,14 +3,29 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 )
 
-// response is a route's answer: the encoded body and the next link.
+// response is a route's answer: the encoded body, the next link, and how
+// it may be cached.
 type response struct {
-	body  []byte
-	next  string
-	items int
+	body   []byte
+	next   string
+	items  int
+	status int    // 0: 200
+	cache  string // Cache-Control
+	etag   string // "": none
 }
+
+// Cache-Control values. A page of data is valid until the next sync that
+// changes something: clients and caches may keep it but must revalidate
+// (no-cache), which the ETag (the sync it reflects) makes a cheap 304.
+const (
+	noStore        = "no-store"
+	revalidate     = "no-cache"
+	publicDocument = "public, max-age=300"
+)
 
 // Rows go from the database straight into the body buffer b: no slice of
 // items, and each row's values die young.
@@ -18,6 +33,9 @@ func (h *Handler) patients(r *http.Request, b []byte) (response, error) {
 	p, err := parsePatients(r.URL.RawQuery)
 	if err != nil {
 		return response{}, err
+	}
+	if resp, ok, err := h.notModified(r); ok || err != nil {
+		return resp, err
 	}
 	var pg pager
 	var lastID int64
@@ -41,6 +59,9 @@ func (h *Handler) payments(r *http.Request, b []byte) (response, error) {
 	p, err := parsePayments(r.URL.RawQuery)
 	if err != nil {
 		return response{}, err
+	}
+	if resp, ok, err := h.notModified(r); ok || err != nil {
+		return resp, err
 	}
 	var pg pager
 	var last paymentKey
@@ -88,7 +109,7 @@ func (pg *pager) sep(b []byte) []byte {
 // at (from the cursor; 0 on a first page) and asOf the one this page was
 // read at: the next cursor keeps the walk's.
 func (pg *pager) finish(r *http.Request, b []byte, limit int, walk, asOf int64, cursor func(walk int64) string) response {
-	resp := response{items: pg.items}
+	resp := response{items: pg.items, cache: revalidate, etag: dataETag(asOf)}
 	changed := walk != 0 && walk != asOf
 	if walk == 0 {
 		walk = asOf
@@ -108,4 +129,43 @@ func nextLink(r *http.Request, cursor string) string {
 	q, _ := url.ParseQuery(r.URL.RawQuery) // already validated
 	q.Set("cursor", cursor)
 	return r.URL.Path + "?" + q.Encode()
+}
+
+// dataETag names what a page of data reflects: for one URL, the page is
+// the same as long as no sync has changed the data (asOf). Weak: the bytes
+// differ with the content coding.
+func dataETag(asOf int64) string { return `W/"sync-` + strconv.FormatInt(asOf, 10) + `"` }
+
+// notModified answers a conditional GET (If-None-Match) from the sync
+// state alone, before the page's query: ok when the client's copy is
+// current (the response then only carries the ETag, and serve sends 304).
+func (h *Handler) notModified(r *http.Request) (response, bool, error) {
+	inm := r.Header.Values("If-None-Match")
+	if len(inm) == 0 {
+		return response{}, false, nil
+	}
+	asOf, err := h.store.asOf(r.Context())
+	if err != nil {
+		return response{}, false, err
+	}
+	tag := dataETag(asOf)
+	if !etagMatch(inm, tag) {
+		return response{}, false, nil
+	}
+	return response{cache: revalidate, etag: tag}, true, nil
+}
+
+// etagMatch applies If-None-Match's weak comparison (RFC 9110 13.1.2):
+// "*" or any listed tag equal to etag, W/ prefixes aside.
+func etagMatch(headers []string, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for _, h := range headers {
+		for part := range strings.SplitSeq(h, ",") {
+			part = strings.TrimSpace(part)
+			if part == "*" || strings.TrimPrefix(part, "W/") == want {
+				return true
+			}
+		}
+	}
+	return false
 }

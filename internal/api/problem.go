@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -17,9 +20,15 @@ type Problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
-	// Param names the offending query parameter (extension member).
+	// Param names the offending query parameter or body field (extension
+	// member).
 	Param     string `json:"param,omitempty"`
 	RequestID string `json:"requestId,omitempty"`
+	// A rejected snapshot (422): its sync run, the reason code (malformed,
+	// invalid-share, mass-delete, content) and the first invalid records.
+	RunID          int64                    `json:"runId,omitempty"`
+	Reason         string                   `json:"reason,omitempty"`
+	InvalidRecords []snapshot.InvalidRecord `json:"invalidRecords,omitempty"`
 }
 
 var (
@@ -37,9 +46,6 @@ const (
 	maxHeaderBytes = 16 << 10
 )
 
-// allowedMethods answers 405s.
-const allowedMethods = "GET, HEAD"
-
 // statusClientClosed is logged when the client left before the answer
 // (nginx's convention); nobody reads the response.
 const statusClientClosed = 499
@@ -49,16 +55,43 @@ const statusClientClosed = 499
 // while the error itself (SQL, driver messages) goes to the log only.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) result {
 	p := Problem{Type: "about:blank", RequestID: RequestID(r.Context())}
-	var pe *ParamError
+	var (
+		pe       *ParamError
+		tooLarge *TooLargeError
+		rejected *RejectedError
+		busy     *BusyError
+		failed   *SyncFailedError
+		down     *UnhealthyError
+	)
 	switch {
 	case errors.As(err, &pe):
 		p.Status, p.Detail, p.Param = http.StatusBadRequest, pe.Error(), pe.Param
+	case errors.Is(err, errNotJSON):
+		p.Status, p.Detail = http.StatusUnsupportedMediaType, err.Error()
+	case errors.As(err, &tooLarge):
+		p.Status, p.Detail = http.StatusRequestEntityTooLarge, tooLarge.Error()
+	case errors.As(err, &rejected):
+		p.Status, p.Detail = http.StatusUnprocessableEntity, rejected.Error()
+		p.RunID, p.InvalidRecords = rejected.Run.ID, rejected.Run.InvalidRecords
+		if rejected.Run.Reason != nil {
+			p.Reason = *rejected.Run.Reason
+		}
+	case errors.As(err, &busy):
+		p.Status, p.Detail = http.StatusConflict, busy.Error()
+		w.Header().Set("Retry-After", strconv.Itoa(int(busy.RetryAfter.Seconds())))
+	case errors.As(err, &failed):
+		p.Status, p.RunID = http.StatusServiceUnavailable, failed.RunID
+		p.Detail = fmt.Sprintf("the sync failed for now and applied nothing (sync run %d); send the snapshot again", failed.RunID)
+		w.Header().Set("Retry-After", "5")
+	case errors.As(err, &down):
+		p.Status, p.Detail = http.StatusServiceUnavailable, down.Error()
+		w.Header().Set("Retry-After", "5")
 	case errors.Is(err, errNoSuchRun):
 		p.Status = http.StatusNotFound
 		p.Detail = fmt.Sprintf("no sync run at %s", r.URL.Path)
 	case errors.Is(err, errNotFound):
 		p.Status = http.StatusNotFound
-		p.Detail = fmt.Sprintf("no resource at %s; this API serves GET %s", r.URL.Path, h.allowedRoutes())
+		p.Detail = fmt.Sprintf("no resource at %s; this API serves %s", r.URL.Path, h.servedRoutes())
 	case errors.Is(err, errURITooLong):
 		p.Status = http.StatusRequestURITooLong
 		p.Detail = fmt.Sprintf("the request URI has more than %d bytes", maxURIBytes)
@@ -67,8 +100,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) result
 		p.Detail = fmt.Sprintf("the request headers have more than %d bytes", maxHeaderBytes)
 	case errors.Is(err, errMethod):
 		p.Status = http.StatusMethodNotAllowed
-		p.Detail = fmt.Sprintf("method %s is not allowed on %s; use GET", r.Method, r.URL.Path)
-		w.Header().Set("Allow", allowedMethods)
+		p.Detail = fmt.Sprintf("method %s is not allowed on %s; use %s", r.Method, r.URL.Path, w.Header().Get("Allow"))
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		p.Status, p.Detail = statusClientClosed, "client closed the request"
 	case isTimeout(err):
@@ -83,6 +115,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) result
 		p.Status = http.StatusInternalServerError
 		p.Detail = "internal error; quote the request id when reporting it"
 	}
+	w.Header().Set("Cache-Control", noStore)
 	p.Title = http.StatusText(p.Status)
 	if p.Title == "" {
 		p.Title = "Client Closed Request"

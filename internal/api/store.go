@@ -40,6 +40,18 @@ func newStore(pool *pgxpool.Pool, timeout time.Duration) *store {
 // never misses that a sync came between two of its pages.
 const asOfSQL = "SELECT last_applied_run FROM sync_state"
 
+// asOf reads the sync run that changed the data last, alone (for
+// conditional requests).
+func (s *store) asOf(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var asOf int64
+	if err := s.pool.QueryRow(ctx, asOfSQL).Scan(&asOf); err != nil {
+		return 0, fmt.Errorf("read the last applied sync: %w", err)
+	}
+	return asOf, nil
+}
+
 // run executes one query under the statement timeout, calling scan per
 // row, and returns the newest applied sync run.
 func (s *store) run(ctx context.Context, sql string, args []any, scan func(pgx.Rows) error) (asOf int64, err error) {

@@ -186,7 +186,9 @@ func (h *Handler) syncs(r *http.Request, _ []byte) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	resp := response{body: append(body, '\n'), items: len(pg.Items)}
+	// Runs change without a sync applying anything (running, failed):
+	// not cacheable.
+	resp := response{body: append(body, '\n'), items: len(pg.Items), cache: noStore}
 	if pg.Next != nil {
 		resp.next = *pg.Next
 	}
@@ -197,28 +199,63 @@ func (h *Handler) syncs(r *http.Request, _ []byte) (response, error) {
 var errNoSuchRun = errors.New("no such sync run")
 
 // syncRun serves GET /syncs/{id}.
-func (h *Handler) syncRun(ctx context.Context, idText string) (response, error) {
+func (h *Handler) syncRun(r *http.Request, _ []byte) (response, error) {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		return response{}, err
+	}
+	idText := r.PathValue("id")
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil || !digitsRe.MatchString(idText) || id < 1 {
 		return response{}, &ParamError{Param: "id", Detail: fmt.Sprintf("%q is not a sync run id (a positive integer)", idText)}
 	}
+	run, err := h.store.syncRun(r.Context(), id)
+	if err != nil {
+		return response{}, err
+	}
+	return jsonResponse(run)
+}
+
+// syncRun reads run id (errNoSuchRun when there is none).
+func (s *store) syncRun(ctx context.Context, id int64) (SyncRun, error) {
 	var runs []SyncRun
-	_, err = h.store.run(ctx, "SELECT "+syncRunColumns+" FROM sync_runs WHERE id = $1", []any{id}, func(rows pgx.Rows) error {
+	_, err := s.run(ctx, "SELECT "+syncRunColumns+" FROM sync_runs WHERE id = $1", []any{id}, func(rows pgx.Rows) error {
 		run, err := scanSyncRun(rows)
 		runs = append(runs, run)
 		return err
 	})
 	if err != nil {
-		return response{}, err
+		return SyncRun{}, err
 	}
 	if len(runs) == 0 {
-		return response{}, fmt.Errorf("%w: %d", errNoSuchRun, id)
+		return SyncRun{}, fmt.Errorf("%w: %d", errNoSuchRun, id)
 	}
-	body, err := json.Marshal(runs[0])
-	if err != nil {
-		return response{}, err
+	return runs[0], nil
+}
+
+// retryAfter estimates when the running sync of entity ends: the mean
+// duration of its last five applied runs, less how long it has run;
+// between 1 second and Lambda's 15 minutes, 5 seconds when unknown.
+func (s *store) retryAfter(ctx context.Context, entity snapshot.Entity) time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var secs *float64
+	err := s.pool.QueryRow(ctx, `
+		SELECT extract(epoch FROM
+			(SELECT avg(finished - started) FROM (
+				SELECT finished, started FROM sync_runs
+				WHERE entity = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 5) recent)
+			- (SELECT now() - started FROM sync_runs
+			   WHERE entity = $1 AND status = 'running' ORDER BY id DESC LIMIT 1))::float8`, string(entity)).Scan(&secs)
+	if err != nil || secs == nil {
+		return 5 * time.Second
 	}
-	return response{body: append(body, '\n'), items: 1}, nil
+	return time.Duration(min(max(*secs, 1), 900)) * time.Second
+}
+
+// ping asks the database a trivial question.
+func (s *store) ping(ctx context.Context) error {
+	var one int
+	return s.pool.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
 
 // ListSyncRuns reads the newest runs (entity and status "" for any), as

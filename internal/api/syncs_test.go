@@ -131,7 +131,7 @@ func TestSyncs(t *testing.T) {
 		}
 	}
 	// A handler limited to the data routes (a query Lambda) has no /syncs.
-	only := newHandler(t, pool, api.Config{Routes: []string{api.PatientsPath}})
+	only := newHandler(t, pool, api.Config{Routes: []api.Route{api.GetPatients}})
 	problem(t, get(t, only, "/syncs"), http.StatusNotFound)
 	problem(t, get(t, only, "/syncs/1"), http.StatusNotFound)
 

@@ -1,6 +1,7 @@
-// Package apilambda wires the query API into a Lambda function behind an API
-// Gateway HTTP API (payload format 2.0). functions/patients and
-// functions/payments only call New and lambda.Start.
+// Package apilambda wires the API into Lambda functions behind an API
+// Gateway HTTP API (payload format 2.0): the query functions (New), the
+// push function (NewPush) and the upload function (NewUploads). Their
+// main.go files only call one of these and lambda.Start.
 package apilambda
 
 import (
@@ -43,28 +44,34 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	return s, nil
 }
 
-// NewPool creates the function's pool, once per execution environment: at
-// most 2 connections (total = concurrency x 2), and exec mode, which uses no
-// named prepared statements, so that RDS Proxy can multiplex without
-// pinning. It connects lazily: a database that is down at cold start fails
-// requests with 503s, not the init.
-func NewPool(url, route string) (*pgxpool.Pool, error) {
+// NewPool creates a query function's pool, once per execution
+// environment: at most 2 connections (total = concurrency x 2), and exec
+// mode, which uses no named prepared statements, so that RDS Proxy can
+// multiplex without pinning. It connects lazily: a database that is down
+// at cold start fails requests with 503s, not the init.
+func NewPool(url, name string) (*pgxpool.Pool, error) {
 	return db.NewPool(url, db.Options{
 		MaxConns: 2,
 		ExecMode: pgx.QueryExecModeExec,
-		AppName:  "patientsync-api" + route,
+		AppName:  "patientsync-api-" + name,
 	})
 }
 
-// Handler serves one route (api.PatientsPath or api.PaymentsPath) from pool.
-func Handler(pool *pgxpool.Pool, s Settings, route string, log *slog.Logger) Func {
-	h := api.New(pool, api.Config{StatementTimeout: s.StatementTimeout, Routes: []string{route}}, log)
+// Adapt serves h to API Gateway (payload 2.0).
+func Adapt(h http.Handler) Func {
 	return httpadapter.NewV2(gatewayRequestID(h)).ProxyWithContext
 }
 
-// New is main's one call: settings from getenv, the database URL from
-// DATABASE_URL or the DATABASE_SECRET_ARN secret, the pool, the handler.
-func New(ctx context.Context, route string, getenv func(string) string, log *slog.Logger) (Func, *pgxpool.Pool, error) {
+// Handler serves routes from pool.
+func Handler(pool *pgxpool.Pool, s Settings, routes []api.Route, log *slog.Logger) Func {
+	return Adapt(api.New(pool, api.Config{StatementTimeout: s.StatementTimeout, Routes: routes}, log))
+}
+
+// New is a query function's one call: settings from getenv, the database
+// URL from DATABASE_URL or the DATABASE_SECRET_ARN secret, the pool, the
+// handler of routes; name is the function's (for the database's
+// application_name).
+func New(ctx context.Context, name string, routes []api.Route, getenv func(string) string, log *slog.Logger) (Func, *pgxpool.Pool, error) {
 	s, err := SettingsFromEnv(getenv)
 	if err != nil {
 		return nil, nil, err
@@ -73,11 +80,11 @@ func New(ctx context.Context, route string, getenv func(string) string, log *slo
 	if err != nil {
 		return nil, nil, err
 	}
-	pool, err := NewPool(url, route)
+	pool, err := NewPool(url, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	return Handler(pool, s, route, log), pool, nil
+	return Handler(pool, s, routes, log), pool, nil
 }
 
 // gatewayRequestID makes API Gateway's request id (also sent to the client

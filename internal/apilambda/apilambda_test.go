@@ -55,10 +55,10 @@ func invoke(t *testing.T, fn apilambda.Func, payload []byte) events.APIGatewayV2
 	return resp
 }
 
-func newFunc(t *testing.T, url, route string) apilambda.Func {
+func newFunc(t *testing.T, url string, routes ...api.Route) apilambda.Func {
 	t.Helper()
 	env := map[string]string{"DATABASE_URL": url, "QUERY_STATEMENT_TIMEOUT": "2s"}
-	fn, pool, err := apilambda.New(context.Background(), route, func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	fn, pool, err := apilambda.New(context.Background(), "test", routes, func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,8 @@ func newFunc(t *testing.T, url, route string) apilambda.Func {
 func TestEvents(t *testing.T) {
 	t.Parallel()
 	url := seeded(t)
-	patients := newFunc(t, url, api.PatientsPath)
-	payments := newFunc(t, url, api.PaymentsPath)
+	patients := newFunc(t, url, api.GetPatients)
+	payments := newFunc(t, url, api.GetPayments)
 
 	type item struct {
 		ExternalID string          `json:"externalId"`
@@ -143,7 +143,7 @@ func TestEvents(t *testing.T) {
 func TestGzipThroughGateway(t *testing.T) {
 	t.Parallel()
 	url := seeded(t)
-	payments := newFunc(t, url, api.PaymentsPath)
+	payments := newFunc(t, url, api.GetPayments)
 
 	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(readEvent(t, "api-payments.json"), &ev); err != nil {
@@ -211,11 +211,11 @@ func TestSettingsFromEnv(t *testing.T) {
 // unreachable database it starts and answers 503 until the database is back.
 func TestInit(t *testing.T) {
 	t.Parallel()
-	_, _, err := apilambda.New(context.Background(), api.PatientsPath, func(string) string { return "" }, slog.Default())
+	_, _, err := apilambda.New(context.Background(), "patients", []api.Route{api.GetPatients}, func(string) string { return "" }, slog.Default())
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Fatalf("no database configured: %v", err)
 	}
-	fn, pool, err := apilambda.New(context.Background(), api.PatientsPath, func(k string) string {
+	fn, pool, err := apilambda.New(context.Background(), "patients", []api.Route{api.GetPatients}, func(k string) string {
 		return map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/none?connect_timeout=2"}[k]
 	}, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {

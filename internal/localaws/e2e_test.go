@@ -182,8 +182,8 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	e.put("patients.json", []byte("[]"))
 	runs = e.waitRuns(len(runs) + 1)
 	last = runs[len(runs)-1]
-	if last.Status != "failed" || !strings.Contains(strings.ToLower(last.Error), "delete") {
-		t.Errorf("empty snapshot run %+v; want failed by the mass-deletion guard", last)
+	if last.Status != "failed" || !strings.Contains(strings.ToLower(last.Error), "delete") || !strings.Contains(last.Error, "make reset") {
+		t.Errorf("empty snapshot run %+v; want failed by the mass-deletion guard, with a hint that works under make up", last)
 	}
 	e.sameRows(changed, e.dump(), nil)
 
@@ -194,6 +194,39 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	last = runs[len(runs)-1]
 	if last.Status != "succeeded" || last.Source != "s3://"+e.bucket+"/drop/patients 2026+11.json" {
 		t.Errorf("spaced key run %+v; want succeeded for the decoded key", last)
+	}
+	e.sameRows(changed, e.dump(), nil)
+
+	// 7. The rest of the API: health, the document, a push, an upload URL.
+	e.status("/health", http.StatusOK)
+	if st, body := e.get("/openapi.json"); st != http.StatusOK || !strings.Contains(string(body), `"openapi"`) {
+		t.Errorf("GET /openapi.json: %d", st)
+	}
+	if st, body := e.post("/patients", "application/json", full); st != http.StatusOK || !strings.Contains(string(body), `"status":"succeeded"`) {
+		t.Errorf("POST /patients: %d %s", st, body)
+	}
+	if st, body := e.post("/patients", "application/json", full[:20]); st != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"reason":"malformed"`) {
+		t.Errorf("POST /patients of a truncated snapshot: %d %s", st, body)
+	}
+	if st, _ := e.post("/payments", "text/csv", []byte("a,b")); st != http.StatusUnsupportedMediaType {
+		t.Errorf("POST /payments as CSV: %d", st)
+	}
+	e.sameRows(changed, e.dump(), nil)
+	n = e.finishedRuns()
+	st, body := e.post("/uploads", "application/json", []byte(`{"entity": "payments"}`))
+	var up struct{ Method, URL, Key string }
+	if st != http.StatusOK || json.Unmarshal(body, &up) != nil || up.Key != "payments.json" {
+		t.Fatalf("POST /uploads: %d %s", st, body)
+	}
+	req, _ := http.NewRequest(up.Method, up.URL, bytes.NewReader(e.fixture("internal/localaws/testdata/payments_changed.json")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT to the upload URL: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	runs = e.waitRuns(n + 1)
+	if last = runs[len(runs)-1]; last.Status != "succeeded" || last.Source != "s3://"+e.bucket+"/payments.json" {
+		t.Errorf("run of the presigned upload %+v", last)
 	}
 	e.sameRows(changed, e.dump(), nil)
 
@@ -472,6 +505,30 @@ func (e *e2e) get(path string) (int, []byte) {
 		e.t.Fatal(err)
 	}
 	return resp.StatusCode, b
+}
+
+func (e *e2e) post(path, contentType string, body []byte) (int, []byte) {
+	e.t.Helper()
+	resp, err := http.Post(e.stack.APIURL+path, contentType, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// finishedRuns counts the runs that ended.
+func (e *e2e) finishedRuns() int {
+	e.t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM sync_runs WHERE status <> 'running'`).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
 }
 
 func (e *e2e) getItems(path string) []map[string]any {

@@ -112,7 +112,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Functions are the stack's Lambda functions, as in template.yaml.
-var Functions = []string{"sync", "patients", "payments", "syncs"}
+var Functions = []string{"sync", "patients", "payments", "syncs", "push", "uploads"}
 
 // Bootstrap is where c expects function name's binary.
 func (c Config) Bootstrap(name string) string {
@@ -130,6 +130,11 @@ var Routes = []Route{
 	{"GET", "/payments", "payments"},
 	{"GET", "/syncs", "syncs"},
 	{"GET", "/syncs/{id}", "syncs"},
+	{"GET", "/openapi.json", "syncs"},
+	{"GET", "/health", "syncs"},
+	{"POST", "/patients", "push"},
+	{"POST", "/payments", "push"},
+	{"POST", "/uploads", "uploads"},
 }
 
 // Start brings the stack up; Close stops it. On error nothing is left
@@ -178,8 +183,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			Timeout: cfg.QueryTimeout, MemoryMB: 256, Env: map[string]string{"DATABASE_URL": cfg.DatabaseURL},
 			Logs: cfg.FunctionLogs, LogLevel: cfg.RIELogLevel,
 		}
-		if name == "sync" {
+		switch name {
+		case "sync":
 			rc.Timeout, rc.MemoryMB, rc.Env = cfg.SyncTimeout, 1024, syncEnv(cfg, s.S3URL)
+		case "push": // API Gateway's 30 seconds
+			rc.Timeout, rc.MemoryMB, rc.Env = 29*time.Second, 1024, syncEnv(cfg, s.S3URL)
+		case "uploads": // no database: S3 only
+			rc.Env = map[string]string{"AWS_ENDPOINT_URL": s.S3URL, "AWS_S3_USE_PATH_STYLE": "true",
+				"SNAPSHOT_BUCKET": cfg.Bucket, "SYNC_KEY_PREFIX": cfg.SyncEnv["SYNC_KEY_PREFIX"]}
 		}
 		wg.Add(1)
 		go func() {
@@ -247,6 +258,11 @@ func syncEnv(cfg Config, s3URL string) map[string]string {
 	}
 	for k, v := range cfg.SyncEnv {
 		env[k] = v
+	}
+	if _, set := env["SYNC_MASS_DELETE_HINT"]; !set {
+		// What works here: the functions' environment is `make up`'s shell's.
+		env["SYNC_MASS_DELETE_HINT"] = "to apply it anyway, restart `make up` with SYNC_ALLOW_MASS_DELETE=true " +
+			"and upload it again; or `make reset` to start from an empty database and bucket"
 	}
 	return env
 }

@@ -72,8 +72,14 @@ var checks = []check{
 func TestTemplate(t *testing.T) {
 	t.Parallel()
 	s, _, _ := load(t)
-	if got := s.tpl.OfType(st.TypeFunction); !reflect.DeepEqual(got, []string{"PatientsFunction", "PaymentsFunction", "SyncFunction"}) {
-		t.Fatalf("functions = %v", got)
+	// The template's functions are the local stack's.
+	var want []string
+	for _, f := range localaws.Functions {
+		want = append(want, logicalID(f))
+	}
+	sort.Strings(want)
+	if got := s.tpl.OfType(st.TypeFunction); !reflect.DeepEqual(got, want) {
+		t.Fatalf("functions = %v, want %v (localaws.Functions)", got, want)
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -342,6 +348,9 @@ func routes(tpl *st.Template) []route {
 	return out
 }
 
+// logicalID is the template's name of local stack function f.
+func logicalID(f string) string { return strings.ToUpper(f[:1]) + f[1:] + "Function" }
+
 // checkRoutes: the HTTP API has the local stack's routes (localaws.Routes),
 // each to the same function (syncs: SyncsFunction).
 func checkRoutes(s subject) []string {
@@ -351,7 +360,7 @@ func checkRoutes(s subject) []string {
 	}
 	want := map[string]string{}
 	for _, r := range localaws.Routes {
-		want[r.Method+" "+r.Path] = strings.ToUpper(r.Function[:1]) + r.Function[1:] + "Function"
+		want[r.Method+" "+r.Path] = logicalID(r.Function)
 	}
 	if !reflect.DeepEqual(have, want) {
 		return []string{fmt.Sprintf("routes = %v, want %v", have, want)}
@@ -620,8 +629,20 @@ func checkDatabase(s subject) []string {
 	for _, id := range s.tpl.OfType(st.TypeFunction) {
 		props := s.tpl.FunctionProperties(id)
 		vars, _ := st.Get(props, "Environment", "Variables")
+		if id == "UploadsFunction" {
+			// It signs URLs; the Globals' database settings are blanked.
+			if st.GetString(vars, "DATABASE_URL") != "" || st.GetString(vars, "DATABASE_SECRET_ARN") != "" {
+				p = append(p, id+" has the database's settings; it needs none")
+			}
+			for _, stmt := range statements(props) {
+				if slices.Contains(strs(stmt["Action"]), "secretsmanager:GetSecretValue") {
+					p = append(p, id+" may read the database secret; it needs none")
+				}
+			}
+			continue
+		}
 		want := []string{"DATABASE_URL", "DATABASE_SECRET_ARN"}
-		if len(functionS3Events(s.tpl, id)) > 0 {
+		if len(functionS3Events(s.tpl, id)) > 0 || id == "PushFunction" { // the writers: their guards
 			want = append(want, "SYNC_MAX_INVALID_SHARE", "SYNC_MAX_DELETE_SHARE", "SYNC_MIN_DELETES", "SYNC_ALLOW_MASS_DELETE")
 		}
 		for _, k := range want {

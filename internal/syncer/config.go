@@ -22,6 +22,10 @@ type Config struct {
 	MinDeletes int64
 	// AllowMassDelete turns the mass-deletion guard off.
 	AllowMassDelete bool
+	// MassDeleteHint ends the guard's error: how whoever reads it applies
+	// such a snapshot anyway where they read it (a flag in the CLI, a
+	// template parameter in AWS, a restart under make up).
+	MassDeleteHint string
 	// MaxInvalidRecords is how many invalid records are kept in sync_runs.
 	MaxInvalidRecords int
 	// WorkMem is the transaction's work_mem for the hash joins.
@@ -49,6 +53,7 @@ func DefaultConfig() Config {
 		MaxInvalidShare:    0.01,
 		MaxDeleteShare:     0.5,
 		MinDeletes:         10,
+		MassDeleteHint:     "set SYNC_ALLOW_MASS_DELETE=true to apply it anyway",
 		MaxInvalidRecords:  100,
 		WorkMem:            "256MB",
 		LockTimeout:        5 * time.Minute,
@@ -98,7 +103,7 @@ func validShare(f float64) bool {
 }
 
 // ConfigFromEnv reads SYNC_MAX_INVALID_SHARE, SYNC_MAX_DELETE_SHARE,
-// SYNC_MIN_DELETES, SYNC_ALLOW_MASS_DELETE, SYNC_BULK_SHARE,
+// SYNC_MIN_DELETES, SYNC_ALLOW_MASS_DELETE, SYNC_MASS_DELETE_HINT, SYNC_BULK_SHARE,
 // SYNC_BULK_MIN_ROWS, SYNC_WORK_MEM, SYNC_MAINTENANCE_WORK_MEM and
 // SYNC_LOCK_TIMEOUT with
 // getenv over DefaultConfig, and names every variable that is wrong and why.
@@ -133,6 +138,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("SYNC_SKIP_IDENTICAL=%q: want true or false", v))
 		}
 		c.SkipIdentical = b
+	}
+	if v := getenv("SYNC_MASS_DELETE_HINT"); v != "" {
+		c.MassDeleteHint = v
 	}
 	if v := getenv("SYNC_ALLOW_MASS_DELETE"); v != "" {
 		b, err := strconv.ParseBool(v)

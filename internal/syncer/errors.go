@@ -16,6 +16,19 @@ import (
 // (Code).
 var ErrRejected = errors.New("snapshot rejected")
 
+// ErrBusy: another sync of the entity held its lock longer than the lock
+// timeout. Transient: the same snapshot can be applied once it is done.
+var ErrBusy = errors.New("another sync of this entity is running")
+
+// pgCode is err's SQLSTATE, or "".
+func pgCode(err error) string {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code
+	}
+	return ""
+}
+
 // Reason codes: why a run was rejected or skipped, short and stable, for
 // sync_runs.reason, S3 tags and metric dimensions.
 const (

@@ -257,9 +257,8 @@ func (m *merger) guardDeletes(ctx context.Context, del int64) error {
 	}
 	share := m.cfg.MaxDeleteShare
 	if float64(del) > share*float64(live) {
-		return Rejectf(CodeMassDelete, "mass-deletion guard: the snapshot would delete %d of %d live %s (more than %.4g%%); "+
-			"set SYNC_ALLOW_MASS_DELETE=true (or -allow-mass-delete) to apply it anyway",
-			del, live, m.ent.name, share*100)
+		return Rejectf(CodeMassDelete, "mass-deletion guard: the snapshot would delete %d of %d live %s (more than %.4g%%); %s",
+			del, live, m.ent.name, share*100, m.cfg.MassDeleteHint)
 	}
 	return nil
 }

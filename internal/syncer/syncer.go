@@ -149,6 +149,9 @@ func (s *Syncer) Sync(ctx context.Context, obj Object) (Result, error) {
 	}
 	unlock, err := lockEntity(ctx, conn, ent.lock, s.lockTimeout(ctx))
 	if err != nil {
+		if pgCode(err) == "55P03" { // lock_not_available: lock_timeout passed
+			err = fmt.Errorf("%w: %w", ErrBusy, err)
+		}
 		return s.finish(ctx, conn, &res, fmt.Errorf("wait for a concurrent %s sync: %w", ent.name, err), log)
 	}
 	defer unlock()

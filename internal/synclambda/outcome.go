@@ -5,13 +5,13 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/patientsync/patientsync/internal/emf"
 	"github.com/patientsync/patientsync/internal/s3source"
 	"github.com/patientsync/patientsync/internal/syncer"
+	"github.com/patientsync/patientsync/internal/syncmetrics"
 )
 
-// MetricsNamespace is where the sync's metrics go (see runMetrics).
-const MetricsNamespace = "patientsync"
+// MetricsNamespace is where the sync's metrics go.
+const MetricsNamespace = syncmetrics.Namespace
 
 // report tells the world how a run ended: a line of metrics in the log
 // (CloudWatch Embedded Metric Format), and tags on the object version the
@@ -19,8 +19,7 @@ const MetricsNamespace = "patientsync"
 // is logged.
 func (h *Handler) report(ctx context.Context, bucket, key string, res syncer.Result, log *slog.Logger) {
 	if h.metrics != nil {
-		dims, metrics, props := runMetrics(res, time.Now())
-		if err := h.metrics.Write(dims, metrics, props); err != nil {
+		if err := syncmetrics.Write(h.metrics, res, time.Now()); err != nil {
 			log.Warn("write metrics", "error", err)
 		}
 	}
@@ -31,46 +30,4 @@ func (h *Handler) report(ctx context.Context, bucket, key string, res syncer.Res
 	if err := h.tagger.Tag(ctx, bucket, key, res.Identity.VersionID, tags); err != nil {
 		log.Warn("could not tag the object with its sync outcome", "error", err, "tags", tags)
 	}
-}
-
-// runMetrics are a run's metrics: counts of snapshots by outcome (by
-// entity, in all, and rejections by reason too), the rows it wrote, its
-// invalid records, its duration, and how long after the object was
-// written its data was committed (lag).
-func runMetrics(res syncer.Result, now time.Time) (map[string]string, []emf.Metric, map[string]any) {
-	byEntity := [][]string{{"Entity"}, {}}
-	dims := map[string]string{"Entity": string(res.Entity)}
-	one := func(b bool) float64 {
-		if b {
-			return 1
-		}
-		return 0
-	}
-	rejected := res.Status == syncer.StatusFailed && res.Code != syncer.CodeTransient
-	m := []emf.Metric{
-		{Name: "SnapshotsApplied", Unit: emf.Count, Value: one(res.Status == syncer.StatusSucceeded), Dims: byEntity},
-		{Name: "SnapshotsSkipped", Unit: emf.Count, Value: one(res.Status == syncer.StatusSkipped), Dims: byEntity},
-		{Name: "SnapshotsFailed", Unit: emf.Count, Value: one(res.Status == syncer.StatusFailed && !rejected), Dims: byEntity},
-		{Name: "RowsInserted", Unit: emf.Count, Value: float64(res.Inserted), Dims: byEntity},
-		{Name: "RowsUpdated", Unit: emf.Count, Value: float64(res.Updated), Dims: byEntity},
-		{Name: "RowsDeleted", Unit: emf.Count, Value: float64(res.Deleted), Dims: byEntity},
-		{Name: "RowsRestored", Unit: emf.Count, Value: float64(res.Restored), Dims: byEntity},
-		{Name: "InvalidRecords", Unit: emf.Count, Value: float64(res.Invalid), Dims: byEntity},
-		{Name: "SyncSeconds", Unit: emf.Seconds, Value: res.Finished.Sub(res.Started).Seconds(), Dims: byEntity},
-	}
-	if rejected {
-		dims["Reason"] = res.Code
-		m = append(m, emf.Metric{Name: "SnapshotsRejected", Unit: emf.Count, Value: 1,
-			Dims: [][]string{{"Entity"}, {"Entity", "Reason"}, {}}})
-	} else {
-		m = append(m, emf.Metric{Name: "SnapshotsRejected", Unit: emf.Count, Value: 0, Dims: byEntity})
-	}
-	if res.Status == syncer.StatusSucceeded && !res.Identity.LastModified.IsZero() {
-		m = append(m, emf.Metric{Name: "SyncLagSeconds", Unit: emf.Seconds, Value: now.Sub(res.Identity.LastModified).Seconds(), Dims: byEntity})
-	}
-	props := map[string]any{"runId": res.ID, "source": res.Source, "status": res.Status}
-	if res.Code != "" {
-		props["reasonCode"] = res.Code
-	}
-	return dims, m, props
 }

@@ -52,9 +52,16 @@ type Settings struct {
 	KeyPrefix string
 }
 
+// lambdaMassDeleteHint is what an operator does in AWS to apply a snapshot
+// the mass-deletion guard refused.
+const lambdaMassDeleteHint = "to apply it anyway, deploy with the template parameter SyncAllowMassDelete=true, " +
+	"upload the snapshot again, then deploy with false"
+
 // DefaultSettings are the settings of an empty environment.
 func DefaultSettings() Settings {
-	return Settings{Sync: syncer.DefaultConfig(), Margin: 10 * time.Second,
+	sync := syncer.DefaultConfig()
+	sync.MassDeleteHint = lambdaMassDeleteHint
+	return Settings{Sync: sync, Margin: 10 * time.Second,
 		Safety: SafetyFactor, DefaultRate: DefaultRate, DefaultGzipRate: DefaultGzipRate}
 }
 
@@ -65,6 +72,9 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := DefaultSettings()
 	cfg, err := syncer.ConfigFromEnv(getenv)
 	errs := []error{err}
+	if getenv("SYNC_MASS_DELETE_HINT") == "" {
+		cfg.MassDeleteHint = s.Sync.MassDeleteHint
+	}
 	s.Sync = cfg
 	if v := getenv("SYNC_DEADLINE_MARGIN"); v != "" {
 		d, err := time.ParseDuration(v)
