@@ -67,12 +67,13 @@ var checks = []check{
 	{"outputs", checkOutputs},
 	{"runner", checkRunner},
 	{"runner policies", checkRunnerPolicies},
+	{"schema", checkSchema},
 }
 
 func TestTemplate(t *testing.T) {
 	t.Parallel()
 	s, _, _ := load(t)
-	if got := s.tpl.OfType(st.TypeFunction); !reflect.DeepEqual(got, []string{"PatientsFunction", "PaymentsFunction", "SyncFunction"}) {
+	if got := s.tpl.OfType(st.TypeFunction); !reflect.DeepEqual(got, []string{"MigrateFunction", "PatientsFunction", "PaymentsFunction", "SyncFunction", "SyncsFunction"}) {
 		t.Fatalf("functions = %v", got)
 	}
 	for _, c := range checks {
@@ -149,6 +150,15 @@ func TestChecksCatchBreakage(t *testing.T) {
 			"      ManagedPolicyArns:\n        - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n      Policies:\n        - PolicyName: pull-runner-image-write-logs", "managed policies"},
 		{"runner policies", "template", "                Resource: !GetAtt RunnerLogGroup.Arn", "                Resource: \"*\"", `Resource "*"`},
 		{"runner policies", "template", "      TaskRoleArn: !GetAtt RunnerTaskRole.Arn", "      TaskRoleArn: !GetAtt RunnerExecutionRole.Arn", "must differ"},
+		{"schema", "template", "Type: Custom::PatientsyncSchema", "Type: Custom::Schema", "want one Custom::PatientsyncSchema"},
+		{"schema", "template", "ServiceToken: !GetAtt MigrateFunction.Arn", "ServiceToken: !GetAtt SyncFunction.Arn", "ServiceToken"},
+		{"schema", "makefile", "$(call sam_lambda,migrate)", "$(call sam_lambda,sync)", "functions/migrate"},
+		{"schema", "template", "      AutoPublishAlias: live\n", "", "AutoPublishAlias"},
+		{"schema", "template", "FunctionVersion: !Ref MigrateFunction.Version", "FunctionVersion: \"1\"", "changes with the code"},
+		{"schema", "template", "  PatientsFunction:\n    Type: AWS::Serverless::Function\n    DependsOn: Schema\n", "  PatientsFunction:\n    Type: AWS::Serverless::Function\n", "PatientsFunction does not depend on Schema"},
+		{"schema", "template", "ServiceTimeout: 1200", "ServiceTimeout: 900", "ServiceTimeout"},
+		{"schema", "template", "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      ServiceToken:", "    Properties:\n      ServiceToken:", "Retain"},
+		{"schema", "template", "      Timeout: 900\n      # The work is the database's", "      Timeout: 60\n      # The work is the database's", "Timeout 60"},
 	}
 	byName := map[string]check{}
 	for _, c := range checks {
