@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -43,6 +44,17 @@ const (
 	// MaxReason bounds a FAILED answer's reason: CloudFormation rejects a
 	// response body over 4,096 bytes, and then waits for one that fits.
 	MaxReason = 2000
+)
+
+// A migration that waits for a table lock (a sync's transaction holds its
+// tables for minutes) queues every later reader of that table behind it:
+// the API would stall for as long. So a statement waits at most lockWait
+// for a lock (lock_timeout), and the migrations are tried again after
+// retryPause, until the deadline. Each migration runs in a transaction of
+// its own, so trying again is safe.
+const (
+	lockWait   = 2 * time.Second
+	retryPause = 5 * time.Second
 )
 
 // Handler answers the custom resource's requests.
@@ -128,7 +140,8 @@ func (h *Handler) migrate(ctx context.Context, log *slog.Logger) (map[string]any
 	if err != nil {
 		return nil, outOfTime(ctx, fmt.Errorf("database: %w", err))
 	}
-	pool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-migrate"})
+	pool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-migrate",
+		RuntimeParams: map[string]string{"lock_timeout": strconv.FormatInt(lockWait.Milliseconds(), 10)}})
 	if err != nil {
 		return nil, outOfTime(ctx, err)
 	}
@@ -137,18 +150,28 @@ func (h *Handler) migrate(ctx context.Context, log *slog.Logger) (map[string]any
 	log.Info("migrate: applying pending migrations", "host", pool.Config().ConnConfig.Host,
 		"database", pool.Config().ConnConfig.Database)
 
-	results, err := db.Migrate(ctx, pool)
-	var pe *goose.PartialError
-	if errors.As(err, &pe) {
-		results = pe.Applied
-	}
-	applied := make([]string, 0, len(results))
-	for _, r := range results {
-		name := path.Base(r.Source.Path)
-		applied = append(applied, name)
-		log.Info("migrate: applied", "migration", name, "seconds", r.Duration.Seconds())
-	}
-	if err != nil {
+	applied := []string{}
+	for attempt := 1; ; attempt++ {
+		results, err := db.Migrate(ctx, pool)
+		var pe *goose.PartialError
+		if errors.As(err, &pe) {
+			results = pe.Applied
+		}
+		for _, r := range results {
+			name := path.Base(r.Source.Path)
+			applied = append(applied, name)
+			log.Info("migrate: applied", "migration", name, "seconds", r.Duration.Seconds())
+		}
+		if err == nil {
+			break
+		}
+		if lockNotAvailable(err) {
+			log.Warn("migrate: a table lock is held elsewhere; trying again", "attempt", attempt,
+				"in", retryPause.String(), "error", err.Error())
+			if sleep(ctx, retryPause) {
+				continue
+			}
+		}
 		err = failedMigration(err, pe, applied)
 		if ctx.Err() != nil {
 			err = lockHolder(ctx, pool, err)
@@ -164,6 +187,24 @@ func (h *Handler) migrate(ctx context.Context, log *slog.Logger) (map[string]any
 		"Applied":       strings.Join(applied, ","),
 		"AppliedCount":  strconv.Itoa(len(applied)),
 	}, nil
+}
+
+// lockNotAvailable: a statement gave up waiting for a lock (lock_timeout).
+func lockNotAvailable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03" // lock_not_available
+}
+
+// sleep waits for d, or reports false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // failedMigration names the migration that failed and what the database
