@@ -18,7 +18,8 @@ var makeMigrate = regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+):\s*\n\t\$\(call 
 // function the Makefile builds from functions/migrate; a property that
 // changes with that function's code (its published version), or
 // CloudFormation would never send the Update that applies a build's new
-// migrations; every other function depends on it; and CloudFormation
+// migrations; every other function, and the runner's task definition,
+// depends on it; and CloudFormation
 // stops waiting for an answer soon after the function's own timeout.
 func checkSchema(s subject) []string {
 	var p []string
@@ -64,9 +65,12 @@ func checkSchema(s subject) []string {
 		p = append(p, fmt.Sprintf("%s: ServiceTimeout %v, want more than %s's %d s and at most 3600", id, r.Properties["ServiceTimeout"], fn, timeout))
 	}
 
-	for _, f := range s.tpl.OfType(st.TypeFunction) {
-		if f != fn && !slices.Contains(s.tpl.Resources[f].DependsOn, id) {
-			p = append(p, fmt.Sprintf("%s does not depend on %s: its new code could run before the schema it needs", f, id))
+	// Whatever runs this project's code on the database: the functions and
+	// the ECS runner's task definition (the sync function starts its tasks).
+	users := append(s.tpl.OfType(st.TypeFunction), s.tpl.OfType("AWS::ECS::TaskDefinition")...)
+	for _, u := range users {
+		if u != fn && !slices.Contains(s.tpl.Resources[u].DependsOn, id) {
+			p = append(p, fmt.Sprintf("%s does not depend on %s: its new code could run before the schema it needs", u, id))
 		}
 	}
 	return p

@@ -156,6 +156,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"schema", "template", "      AutoPublishAlias: live\n", "", "AutoPublishAlias"},
 		{"schema", "template", "FunctionVersion: !Ref MigrateFunction.Version", "FunctionVersion: \"1\"", "changes with the code"},
 		{"schema", "template", "  PatientsFunction:\n    Type: AWS::Serverless::Function\n    DependsOn: Schema\n", "  PatientsFunction:\n    Type: AWS::Serverless::Function\n", "PatientsFunction does not depend on Schema"},
+		{"schema", "template", "    Condition: HasRunner\n    DependsOn: Schema\n", "    Condition: HasRunner\n", "RunnerTaskDefinition does not depend on Schema"},
 		{"schema", "template", "ServiceTimeout: 1200", "ServiceTimeout: 900", "ServiceTimeout"},
 		{"schema", "template", "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      ServiceToken:", "    Properties:\n      ServiceToken:", "Retain"},
 		{"schema", "template", "      Timeout: 900\n      # The work is the database's", "      Timeout: 60\n      # The work is the database's", "Timeout 60"},
