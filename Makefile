@@ -20,7 +20,7 @@ all: build
 
 build: ## CLI and the Lambda binaries for this machine
 	$(GO) build -o $(BIN)/patientsync ./cmd/patientsync
-	for f in sync patients payments syncs push uploads; do \
+	for f in sync patients payments syncs push uploads migrate; do \
 	  CGO_ENABLED=0 $(GO) build $(LAMBDA_GOFLAGS) -o $(BIN)/lambda/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
@@ -72,7 +72,7 @@ SAM_LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 sam_lambda = $(SAM_LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 
 .PHONY: build-SyncFunction build-PatientsFunction build-PaymentsFunction build-SyncsFunction \
-	build-PushFunction build-UploadsFunction \
+	build-PushFunction build-UploadsFunction build-MigrateFunction \
 	sam-build sam-api localstack-package localstack-up localstack-down
 
 build-SyncFunction:
@@ -92,6 +92,9 @@ build-PushFunction:
 
 build-UploadsFunction:
 	$(call sam_lambda,uploads)
+
+build-MigrateFunction:
+	$(call sam_lambda,migrate)
 
 sam-build: ## sam build (needs the AWS SAM CLI)
 	sam build --template-file template.yaml

@@ -111,7 +111,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Functions are the stack's Lambda functions, as in template.yaml.
+// Functions are the stack's Lambda functions, as in template.yaml, but for
+// the migrate function: the local stack migrates its database itself.
 var Functions = []string{"sync", "patients", "payments", "syncs", "push", "uploads"}
 
 // Bootstrap is where c expects function name's binary.

@@ -38,10 +38,12 @@ type Template struct {
 
 // Resource is one entry of Resources.
 type Resource struct {
-	Type       string
-	Condition  string
-	Metadata   map[string]any
-	Properties map[string]any
+	Type           string
+	Condition      string
+	DependsOn      []string // a single DependsOn becomes a list of one
+	DeletionPolicy string
+	Metadata       map[string]any
+	Properties     map[string]any
 }
 
 // Load reads and parses the template at path.
@@ -99,11 +101,30 @@ func Parse(data []byte) (*Template, error) {
 			return nil, fmt.Errorf("resource %s has no Type", id)
 		}
 		cond, _ := m["Condition"].(string)
+		var deps []string
+		switch d := m["DependsOn"].(type) {
+		case string:
+			deps = []string{d}
+		case []any:
+			for _, x := range d {
+				s, ok := x.(string)
+				if !ok {
+					return nil, fmt.Errorf("resource %s: DependsOn holds %v, not a logical id", id, x)
+				}
+				deps = append(deps, s)
+			}
+		case nil:
+		default:
+			return nil, fmt.Errorf("resource %s: DependsOn is %T, want a logical id or a list of them", id, d)
+		}
+		policy, _ := m["DeletionPolicy"].(string)
 		t.Resources[id] = Resource{
-			Type:       typ,
-			Condition:  cond,
-			Metadata:   asMap(m["Metadata"]),
-			Properties: asMap(m["Properties"]),
+			Type:           typ,
+			Condition:      cond,
+			DependsOn:      deps,
+			DeletionPolicy: policy,
+			Metadata:       asMap(m["Metadata"]),
+			Properties:     asMap(m["Properties"]),
 		}
 	}
 	return t, nil

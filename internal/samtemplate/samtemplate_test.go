@@ -59,6 +59,7 @@ func TestParseRejects(t *testing.T) {
 		{"no Resources", "Parameters: {}\n", "no Resources"},
 		{"resource without Type", "Resources:\n  R: {Properties: {}}\n", "no Type"},
 		{"merge key", "Resources:\n  R:\n    <<: {Type: X}\n", "merge keys"},
+		{"DependsOn not an id", "Resources:\n  R: {Type: X, DependsOn: [{Ref: S}]}\n", "DependsOn"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,5 +101,21 @@ Resources:
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %#v\nwant %#v", got, want)
+	}
+}
+
+func TestParseDependsOn(t *testing.T) {
+	t.Parallel()
+	tpl, err := samtemplate.Parse([]byte("Resources:\n  A: {Type: X, DependsOn: S, DeletionPolicy: Retain}\n  B: {Type: X, DependsOn: [S, T]}\n  C: {Type: X}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string][]string{"A": {"S"}, "B": {"S", "T"}, "C": nil} {
+		if got := tpl.Resources[id].DependsOn; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s.DependsOn = %v, want %v", id, got, want)
+		}
+	}
+	if p := tpl.Resources["A"].DeletionPolicy; p != "Retain" {
+		t.Errorf("A.DeletionPolicy = %q", p)
 	}
 }

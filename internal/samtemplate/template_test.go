@@ -67,13 +67,15 @@ var checks = []check{
 	{"outputs", checkOutputs},
 	{"runner", checkRunner},
 	{"runner policies", checkRunnerPolicies},
+	{"schema", checkSchema},
 }
 
 func TestTemplate(t *testing.T) {
 	t.Parallel()
 	s, _, _ := load(t)
-	// The template's functions are the local stack's.
-	var want []string
+	// The template's functions are the local stack's, and the migrate
+	// function (the local stack migrates its database itself).
+	want := []string{"MigrateFunction"}
 	for _, f := range localaws.Functions {
 		want = append(want, logicalID(f))
 	}
@@ -155,6 +157,16 @@ func TestChecksCatchBreakage(t *testing.T) {
 			"      ManagedPolicyArns:\n        - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n      Policies:\n        - PolicyName: pull-runner-image-write-logs", "managed policies"},
 		{"runner policies", "template", "                Resource: !GetAtt RunnerLogGroup.Arn", "                Resource: \"*\"", `Resource "*"`},
 		{"runner policies", "template", "      TaskRoleArn: !GetAtt RunnerTaskRole.Arn", "      TaskRoleArn: !GetAtt RunnerExecutionRole.Arn", "must differ"},
+		{"schema", "template", "Type: Custom::PatientsyncSchema", "Type: Custom::Schema", "want one Custom::PatientsyncSchema"},
+		{"schema", "template", "ServiceToken: !GetAtt MigrateFunction.Arn", "ServiceToken: !GetAtt SyncFunction.Arn", "ServiceToken"},
+		{"schema", "makefile", "$(call sam_lambda,migrate)", "$(call sam_lambda,sync)", "functions/migrate"},
+		{"schema", "template", "      AutoPublishAlias: live\n", "", "AutoPublishAlias"},
+		{"schema", "template", "FunctionVersion: !Ref MigrateFunction.Version", "FunctionVersion: \"1\"", "changes with the code"},
+		{"schema", "template", "  PatientsFunction:\n    Type: AWS::Serverless::Function\n    DependsOn: Schema\n", "  PatientsFunction:\n    Type: AWS::Serverless::Function\n", "PatientsFunction does not depend on Schema"},
+		{"schema", "template", "    Condition: HasRunner\n    DependsOn: Schema\n", "    Condition: HasRunner\n", "RunnerTaskDefinition does not depend on Schema"},
+		{"schema", "template", "ServiceTimeout: 1200", "ServiceTimeout: 900", "ServiceTimeout"},
+		{"schema", "template", "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      ServiceToken:", "    Properties:\n      ServiceToken:", "Retain"},
+		{"schema", "template", "      Timeout: 900\n      # The work is the database's", "      Timeout: 60\n      # The work is the database's", "Timeout 60"},
 	}
 	byName := map[string]check{}
 	for _, c := range checks {
