@@ -14,6 +14,8 @@ import (
 // emulator's child running the bootstrap. VmHWM is the process's peak since
 // it started, so in a warm environment the figure does not go down between
 // invocations; a new environment (after a crash or a timeout) starts over.
+// It is sampled (see watch), so a peak shorter than the interval can be
+// missed.
 type peakMemory struct {
 	mu        sync.Mutex
 	emulator  int    // the emulator's pid
@@ -39,7 +41,10 @@ func (p *peakMemory) sample() {
 	}
 	if p.pid != 0 {
 		if kb, ok := readPeakKB(p.pid, p.emulator); ok {
-			p.kb = kb
+			// The kernel's VmHWM can fall (it is raised lazily, and memory
+			// the Go runtime returns lowers the RSS it is the maximum
+			// of): keep the highest reading of this process.
+			p.kb = max(p.kb, kb)
 			return
 		}
 	}

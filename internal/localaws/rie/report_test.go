@@ -23,13 +23,15 @@ func TestReportMaxMemoryUsed(t *testing.T) {
 	bootstrap := testutil.BuildFunction(t, "./internal/localaws/rie/testdata/echofn", filepath.Join(t.TempDir(), "echo"))
 	logs := &testutil.LogBuffer{}
 	f, err := rie.Start(context.Background(), rie.Config{
-		Name: "mem", RIE: bin, Bootstrap: bootstrap, MemoryMB: 1024, Timeout: time.Second, Logs: logs,
+		Name: "mem", RIE: bin, Bootstrap: bootstrap, MemoryMB: 1024, Timeout: 3 * time.Second, Logs: logs,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Stop)
 
+	// The function's timeout leaves room for the allocation on a loaded
+	// machine: a timed-out alloc step would start a new environment.
 	const allocMB = 160
 	steps := []struct {
 		mode, value string

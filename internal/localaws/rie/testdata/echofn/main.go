@@ -43,6 +43,8 @@ func main() {
 			for i := 0; i < len(b); i += 4096 {
 				b[i] = 1
 			}
+			// Held for a while: the emulator's wrapper samples the peak.
+			time.Sleep(300 * time.Millisecond)
 			runtime.KeepAlive(b)
 		}
 		dl, _ := ctx.Deadline()
