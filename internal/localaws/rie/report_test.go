@@ -23,7 +23,7 @@ func TestReportMaxMemoryUsed(t *testing.T) {
 	bootstrap := testutil.BuildFunction(t, "./internal/localaws/rie/testdata/echofn", filepath.Join(t.TempDir(), "echo"))
 	logs := &testutil.LogBuffer{}
 	f, err := rie.Start(context.Background(), rie.Config{
-		Name: "mem", RIE: bin, Bootstrap: bootstrap, MemoryMB: 1024, Timeout: 3 * time.Second, Logs: logs,
+		Name: "mem", RIE: bin, Bootstrap: bootstrap, MemoryMB: 1024, Timeout: 10 * time.Second, Logs: logs,
 	})
 	if err != nil {
 		t.Fatal(err)
