@@ -171,7 +171,7 @@ func TestSyncFailures(t *testing.T) {
 	if n := count(t, dbURL, "SELECT count(*) FROM sync_runs WHERE status = 'failed'"); n != 1 {
 		t.Fatalf("%d failed runs, want 1 (refused flags start nothing)", n)
 	}
-	if r := run(t, dbURL, "sync", filepath.Join(dir, "notes.txt")); r.code != 1 || !strings.Contains(r.stderr, "cannot tell the entity") {
+	if r := run(t, dbURL, "sync", filepath.Join(dir, "notes.txt")); r.code != 2 || !strings.Contains(r.stderr, "cannot tell the entity") {
 		t.Fatalf("file without entity: %+v", r)
 	}
 

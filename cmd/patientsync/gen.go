@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,7 +14,7 @@ func init() {
 }
 
 func runGen(_ context.Context, args []string) error {
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	fs := newFlagSet("gen", "", "")
 	o := snapgen.Options{}
 	fs.Int64Var(&o.Patients, "patients", 1000, "number of patients")
 	fs.Int64Var(&o.Payments, "payments", 3000, "number of payments")
@@ -24,11 +23,14 @@ func runGen(_ context.Context, args []string) error {
 	drift := fs.Float64("drift", 0, "if > 0, write the successor snapshot: this share of records changed, half of it deleted and half of it added (0.01 = 1% changed, 0.5% deleted, 0.5% new)")
 	out := fs.String("out", ".", "output directory")
 	csv := fs.Bool("csv", false, "also write patients.csv and payments.csv with the same rows (for COPY floor benchmarks)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if o.Patients < 0 || o.Payments < 0 || *drift < 0 || *drift > 1 {
-		return fmt.Errorf("counts must be >= 0 and -drift within [0, 1]")
+		return usageErrorf(fs, "counts must be >= 0 and -drift within [0, 1]")
 	}
 	o.Change, o.Delete, o.Add = *drift, *drift/2, *drift/2
 	if err := os.MkdirAll(*out, 0o755); err != nil {
