@@ -35,7 +35,7 @@ func TestHelpEveryCommand(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if !slices.Contains(names, "sync") {
+	if !slices.Contains(names, "sync") || !slices.Contains(names, "version") {
 		t.Fatalf("registered commands: %v", names)
 	}
 	for _, name := range names {
