@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/patientsync/patientsync/internal/progress"
 	"github.com/patientsync/patientsync/internal/snapgen"
 )
 
@@ -36,13 +38,21 @@ func runGen(_ context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	write := func(name string, fn func(*os.File) error) error {
+	// rows is what the file is expected to hold (with -drift, about as many).
+	write := func(name string, rows int64, fn func(io.Writer) error) error {
 		path := filepath.Join(*out, name)
 		f, err := os.Create(path)
 		if err != nil {
 			return err
 		}
-		if err := fn(f); err != nil {
+		var w io.Writer = f
+		prog := newProgress(progress.Options{Label: name, Rows: rows})
+		if prog != nil {
+			w = countingWriter{w: f, rep: prog}
+		}
+		err = fn(w)
+		prog.Done()
+		if err != nil {
 			f.Close()
 			return fmt.Errorf("write %s: %w", path, err)
 		}
@@ -62,10 +72,10 @@ func runGen(_ context.Context, args []string) error {
 		if asCSV {
 			ext = ".csv"
 		}
-		if err := write("patients"+ext, func(f *os.File) error { return snapgen.WritePatients(f, o, drifted, asCSV) }); err != nil {
+		if err := write("patients"+ext, o.Patients, func(w io.Writer) error { return snapgen.WritePatients(w, o, drifted, asCSV) }); err != nil {
 			return err
 		}
-		if err := write("payments"+ext, func(f *os.File) error { return snapgen.WritePayments(f, o, drifted, asCSV) }); err != nil {
+		if err := write("payments"+ext, o.Payments, func(w io.Writer) error { return snapgen.WritePayments(w, o, drifted, asCSV) }); err != nil {
 			return err
 		}
 	}

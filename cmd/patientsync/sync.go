@@ -25,7 +25,7 @@ against other S3 events of the key, as the sync Lambda does; write '?', '#'
 and '%' in a key as %3F, %23 and %25). The database is DATABASE_URL, else the
 Secrets Manager secret DATABASE_SECRET_ARN (as in the Lambdas), else the local
 default. Flags default to the SYNC_* environment variables, else to the values
-shown.`)
+shown. On a terminal, stderr shows each snapshot's progress.`)
 	// A wrong SYNC_* variable is reported after parsing, so that -h works.
 	cfg, envErr := syncer.ConfigFromEnv(os.Getenv)
 	if envErr != nil {
@@ -108,7 +108,9 @@ shown.`)
 		if err != nil {
 			return err // checked above: not reached
 		}
+		prog := watchRead(&obj)
 		res, err := s.Sync(ctx, obj)
+		prog.Done()
 		// The uploader learns the outcome from the version's tags, as
 		// from the Lambda (the ECS runner is this command).
 		if tags := s3source.OutcomeTags(res); bucket != "" && tags != nil && res.ID != 0 {
