@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"sync"
 
 	"golang.org/x/term"
 
@@ -30,10 +31,13 @@ func newProgress(o progress.Options) *progress.Reporter {
 // readProgress shows how much of a snapshot the syncer has read. It wraps
 // the object's Open, so the syncer itself knows nothing of it; it cannot
 // count rows, which only the syncer's decoder sees, so it shows bytes/s.
-type readProgress struct{ rep *progress.Reporter }
+type readProgress struct {
+	rep  *progress.Reporter
+	logs *logOutput
+}
 
-func watchRead(obj *syncer.Object) *readProgress {
-	p := &readProgress{}
+func watchRead(obj *syncer.Object, logs *logOutput) *readProgress {
+	p := &readProgress{logs: logs}
 	open := obj.Open
 	label := path.Base(obj.Source)
 	obj.Open = func(ctx context.Context) (io.ReadCloser, syncer.Identity, error) {
@@ -46,13 +50,41 @@ func watchRead(obj *syncer.Object) *readProgress {
 		if p.rep == nil {
 			return body, id, nil
 		}
+		p.logs.set(p.rep)
 		return &countingReader{ReadCloser: body, rep: p.rep}, id, nil
 	}
 	return p
 }
 
 // Done erases the line: the result is printed next.
-func (p *readProgress) Done() { p.rep.Done() }
+func (p *readProgress) Done() {
+	p.logs.set(nil)
+	p.rep.Done()
+}
+
+// logOutput is stderr for the syncer's log, written through the progress
+// line while there is one: a record (LOG_LEVEL=DEBUG shows each step)
+// then replaces the line instead of continuing it.
+type logOutput struct {
+	mu  sync.Mutex
+	rep *progress.Reporter
+}
+
+func (l *logOutput) set(rep *progress.Reporter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rep = rep
+}
+
+func (l *logOutput) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	rep := l.rep
+	l.mu.Unlock()
+	if rep == nil {
+		return os.Stderr.Write(p)
+	}
+	return rep.Write(p)
+}
 
 // sizeOf is the length of a snapshot body when known (a regular file, or
 // an S3 object whose Content-Length came back), else 0.

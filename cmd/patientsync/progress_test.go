@@ -81,7 +81,8 @@ func (l *lockedBuffer) String() string {
 
 // TestSyncProgress syncs a snapshot that arrives slowly through a FIFO, so
 // that the sync is still reading after the first redraw interval: with
-// stderr on a pseudo-terminal, a progress line is drawn there and erased
+// stderr on a pseudo-terminal, a progress line is drawn there, log records
+// (LOG_LEVEL=DEBUG) replace it rather than continue it, and it is erased
 // before the result (on stdout) is printed; with stderr on a pipe, there
 // is none.
 func TestSyncProgress(t *testing.T) {
@@ -104,7 +105,7 @@ func TestSyncProgress(t *testing.T) {
 				t.Skipf("mkfifo: %v", err)
 			}
 			cmd := exec.Command(cli(t), "sync", fifo)
-			cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "LOG_LEVEL=WARN")
+			cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "LOG_LEVEL=DEBUG")
 			var stdout bytes.Buffer
 			stderr := &lockedBuffer{}
 			cmd.Stdout = &stdout
@@ -156,15 +157,22 @@ func TestSyncProgress(t *testing.T) {
 			if err != nil || !strings.Contains(stdout.String(), "patients.json: succeeded") {
 				t.Fatalf("sync: %v\nstdout:\n%s\nstderr:\n%q", err, stdout.String(), out)
 			}
+			if !strings.Contains(out, "level=DEBUG") {
+				t.Fatalf("no debug log on stderr:\n%q", out)
+			}
 			if !onTTY {
-				if out != "" {
-					t.Fatalf("stderr is a pipe, yet it got %q", out)
+				if strings.Contains(out, "\r") {
+					t.Fatalf("stderr is a pipe, yet it got a progress line:\n%q", out)
 				}
 				return
 			}
-			// The last thing on the terminal erases the line.
-			if !regexp.MustCompile(`\r +\r$`).MatchString(out) {
-				t.Fatalf("the progress line is not erased at the end:\n%q", out)
+			if regexp.MustCompile(`[^\r\n]time=`).MatchString(out) {
+				t.Errorf("a log record continues the progress line:\n%q", out)
+			}
+			// The last progress line is erased.
+			last := out[strings.LastIndex(out, "\rpatients.json: "):]
+			if !regexp.MustCompile(`^\rpatients\.json: [^\r\n]*\r +\r`).MatchString(last) {
+				t.Fatalf("the progress line is not erased:\n%q", out)
 			}
 			if strings.Contains(stdout.String(), "\r") {
 				t.Fatalf("progress on stdout:\n%q", stdout.String())

@@ -80,7 +80,8 @@ shown. On a terminal, stderr shows each snapshot's progress.`)
 		}
 		return "WARN"
 	}
-	s, err := syncer.New(pool, cfg, logging.Text(os.Stderr, quiet))
+	logs := &logOutput{}
+	s, err := syncer.New(pool, cfg, logging.Text(logs, quiet))
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ shown. On a terminal, stderr shows each snapshot's progress.`)
 		if err != nil {
 			return err // checked above: not reached
 		}
-		prog := watchRead(&obj)
+		prog := watchRead(&obj, logs)
 		res, err := s.Sync(ctx, obj)
 		prog.Done()
 		// The uploader learns the outcome from the version's tags, as

@@ -110,6 +110,15 @@ func (r *Reporter) Note(s string) {
 	r.drawIfDue()
 }
 
+// Write writes p, whole lines such as a log record, above the progress
+// line: the line is erased first and drawn again at the next redraw.
+func (r *Reporter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.erase()
+	return r.w.Write(p)
+}
+
 // Done erases the line and stops redrawing.
 func (r *Reporter) Done() {
 	if r == nil {
@@ -122,6 +131,10 @@ func (r *Reporter) Done() {
 	}
 	r.done = true
 	close(r.stop)
+	r.erase()
+}
+
+func (r *Reporter) erase() {
 	if r.width > 0 {
 		fmt.Fprint(r.w, "\r"+strings.Repeat(" ", r.width)+"\r")
 		r.width = 0

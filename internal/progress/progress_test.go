@@ -12,6 +12,7 @@ type step struct {
 	at          time.Duration
 	bytes, rows int64
 	note        *string // nil: no Note call
+	log         string  // written through the Reporter
 }
 
 func note(s string) *string { return &s }
@@ -89,6 +90,18 @@ func TestReporter(t *testing.T) {
 				"\rp: 1.0 kB of 1.0 kB (100%), 333 B/s, 3s" + strings.Repeat(" ", 10) + erase(49),
 		},
 		{
+			name: "a log line is written above the progress line",
+			o:    Options{Label: "p", Bytes: 1000},
+			steps: []step{
+				{at: time.Second, bytes: 100},
+				{at: 1100 * time.Millisecond, log: "level=DEBUG msg=step\n"},
+				{at: 1200 * time.Millisecond, bytes: 100}, // not due
+				{at: 1250 * time.Millisecond, bytes: 100},
+			},
+			want: "\rp: 100 B of 1.0 kB (10%), 100 B/s, 1s" + erase(37) + "level=DEBUG msg=step\n" +
+				"\rp: 300 B of 1.0 kB (30%), 240 B/s, 1s" + erase(37),
+		},
+		{
 			name:  "cut to the terminal's width",
 			o:     Options{Label: "a-rather-long-file-name.json", Bytes: 1000, Width: 30},
 			steps: []step{{at: time.Second, bytes: 500}},
@@ -110,6 +123,11 @@ func TestReporter(t *testing.T) {
 				}
 				if s.note != nil {
 					r.Note(*s.note)
+				}
+				if s.log != "" {
+					if _, err := r.Write([]byte(s.log)); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			r.Done()
