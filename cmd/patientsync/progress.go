@@ -109,7 +109,7 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	n, err := r.ReadCloser.Read(p)
 	r.rep.Add(int64(n), 0)
 	if err == io.EOF {
-		r.rep.Note("merging") // everything is read; the transaction goes on
+		r.rep.Then("merging") // everything is read; the transaction goes on
 	}
 	return n, err
 }

@@ -29,7 +29,7 @@ type Options struct {
 	Interval time.Duration // between redraws (0: DefaultInterval)
 	// Now is the clock (nil: time.Now). With the real clock a ticker
 	// redraws even while nothing is added (elapsed time goes on during a
-	// stall); with a given clock only Add and Note redraw, so tests decide
+	// stall); with a given clock only Add and Then redraw, so tests decide
 	// every instant.
 	Now func() time.Time
 }
@@ -42,6 +42,7 @@ type Reporter struct {
 
 	mu          sync.Mutex
 	start, last time.Time
+	ended       time.Time // by Then: rates stop here (zero: counting)
 	bytes, rows int64
 	note        string
 	width       int // runes of the line on screen, 0 when none is
@@ -98,15 +99,20 @@ func (r *Reporter) Add(bytes, rows int64) {
 	r.drawIfDue()
 }
 
-// Note sets a word on what happens now (e.g. "applying" once everything
-// is read), shown from the next redraw on.
-func (r *Reporter) Note(s string) {
+// Then ends the counted work and names what follows (e.g. "merging" once
+// a sync has read everything): the rates stay what they were at this
+// instant, rather than sink while nothing is counted, and the elapsed time
+// goes on.
+func (r *Reporter) Then(note string) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.note = s
+	r.note = note
+	if r.ended.IsZero() {
+		r.ended = r.o.Now()
+	}
 	r.drawIfDue()
 }
 
@@ -147,7 +153,11 @@ func (r *Reporter) drawIfDue() {
 		return
 	}
 	r.last = now
-	line := r.line(now.Sub(r.start))
+	counting := now
+	if !r.ended.IsZero() {
+		counting = r.ended
+	}
+	line := r.line(now.Sub(r.start), counting.Sub(r.start))
 	if r.o.Width > 1 && utf8.RuneCountInString(line) >= r.o.Width {
 		// A wrapped line could not be redrawn in place.
 		line = string([]rune(line)[:r.o.Width-2]) + "…"
@@ -163,8 +173,9 @@ func (r *Reporter) drawIfDue() {
 
 // line is e.g. "patients.json: 12 MB of 46 MB (27%), 8.1 MB/s, 5s" or
 // "payments.json: 1,200,000 of 3,000,000 rows (40%), 95,000 rows/s, 56 MB, 13s".
-func (r *Reporter) line(elapsed time.Duration) string {
-	secs := elapsed.Seconds()
+// Rates are over the counting time.
+func (r *Reporter) line(elapsed, counting time.Duration) string {
+	secs := max(counting.Seconds(), 1e-3)
 	var parts []string
 	if r.o.Rows > 0 || r.rows > 0 {
 		parts = append(parts, ofTotal(humanize.Comma(r.rows), humanize.Comma(r.o.Rows)+" rows", r.rows, r.o.Rows, " rows"),

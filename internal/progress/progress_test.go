@@ -11,11 +11,11 @@ import (
 type step struct {
 	at          time.Duration
 	bytes, rows int64
-	note        *string // nil: no Note call
+	then        *string // nil: no Then call
 	log         string  // written through the Reporter
 }
 
-func note(s string) *string { return &s }
+func then(s string) *string { return &s }
 
 // erase is what Done writes over a line of n runes.
 func erase(n int) string { return "\r" + strings.Repeat(" ", n) + "\r" }
@@ -78,16 +78,29 @@ func TestReporter(t *testing.T) {
 			want:  "\rp: 1.5 kB of 1.0 kB (100%), 1.5 kB/s, 1s" + erase(40),
 		},
 		{
-			name: "a note, and a shorter line blanks what is left of the longer one",
+			name: "after Then: its note, the rates as they were, elapsed going on",
+			o:    Options{Label: "p", Bytes: 1000},
+			steps: []step{
+				{at: time.Second, bytes: 500},
+				{at: 2 * time.Second, bytes: 500},
+				{at: 2 * time.Second, then: then("merging")}, // not due
+				{at: 4 * time.Second, then: then("merging")},
+			},
+			want: "\rp: 500 B of 1.0 kB (50%), 500 B/s, 1s" +
+				"\rp: 1.0 kB of 1.0 kB (100%), 500 B/s, 2s" +
+				"\rp: 1.0 kB of 1.0 kB (100%), 500 B/s, 4s, merging" + erase(48),
+		},
+		{
+			name: "a shorter line blanks what is left of the longer one",
 			o:    Options{Label: "p", Bytes: 1000},
 			steps: []step{
 				{at: time.Second, bytes: 1000},
-				{at: 2 * time.Second, note: note("applying")},
-				{at: 3 * time.Second, note: note("")},
+				{at: 2 * time.Second, then: then("merging")},
+				{at: 3 * time.Second, then: then("")},
 			},
 			want: "\rp: 1.0 kB of 1.0 kB (100%), 1.0 kB/s, 1s" +
-				"\rp: 1.0 kB of 1.0 kB (100%), 500 B/s, 2s, applying" +
-				"\rp: 1.0 kB of 1.0 kB (100%), 333 B/s, 3s" + strings.Repeat(" ", 10) + erase(49),
+				"\rp: 1.0 kB of 1.0 kB (100%), 500 B/s, 2s, merging" +
+				"\rp: 1.0 kB of 1.0 kB (100%), 500 B/s, 3s" + strings.Repeat(" ", 9) + erase(48),
 		},
 		{
 			name: "a log line is written above the progress line",
@@ -121,8 +134,8 @@ func TestReporter(t *testing.T) {
 				if s.bytes != 0 || s.rows != 0 {
 					r.Add(s.bytes, s.rows)
 				}
-				if s.note != nil {
-					r.Note(*s.note)
+				if s.then != nil {
+					r.Then(*s.then)
 				}
 				if s.log != "" {
 					if _, err := r.Write([]byte(s.log)); err != nil {
@@ -147,7 +160,7 @@ func TestNilReporter(t *testing.T) {
 		t.Fatalf("New(nil, …) = %v, want nil", r)
 	}
 	r.Add(1, 1)
-	r.Note("x")
+	r.Then("x")
 	r.Done()
 }
 
