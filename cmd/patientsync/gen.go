@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/patientsync/patientsync/internal/progress"
 	"github.com/patientsync/patientsync/internal/snapgen"
 )
 
@@ -15,7 +16,7 @@ func init() {
 }
 
 func runGen(_ context.Context, args []string) error {
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	fs := newFlagSet("gen", "", "")
 	o := snapgen.Options{}
 	fs.Int64Var(&o.Patients, "patients", 1000, "number of patients")
 	fs.Int64Var(&o.Payments, "payments", 3000, "number of payments")
@@ -24,23 +25,34 @@ func runGen(_ context.Context, args []string) error {
 	drift := fs.Float64("drift", 0, "if > 0, write the successor snapshot: this share of records changed, half of it deleted and half of it added (0.01 = 1% changed, 0.5% deleted, 0.5% new)")
 	out := fs.String("out", ".", "output directory")
 	csv := fs.Bool("csv", false, "also write patients.csv and payments.csv with the same rows (for COPY floor benchmarks)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if o.Patients < 0 || o.Payments < 0 || *drift < 0 || *drift > 1 {
-		return fmt.Errorf("counts must be >= 0 and -drift within [0, 1]")
+		return usageErrorf(fs, "counts must be >= 0 and -drift within [0, 1]")
 	}
 	o.Change, o.Delete, o.Add = *drift, *drift/2, *drift/2
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	write := func(name string, fn func(*os.File) error) error {
+	// rows is what the file is expected to hold (with -drift, about as many).
+	write := func(name string, rows int64, fn func(io.Writer) error) error {
 		path := filepath.Join(*out, name)
 		f, err := os.Create(path)
 		if err != nil {
 			return err
 		}
-		if err := fn(f); err != nil {
+		var w io.Writer = f
+		prog := newProgress(progress.Options{Label: name, Rows: rows})
+		if prog != nil {
+			w = countingWriter{w: f, rep: prog}
+		}
+		err = fn(w)
+		prog.Done()
+		if err != nil {
 			f.Close()
 			return fmt.Errorf("write %s: %w", path, err)
 		}
@@ -60,10 +72,10 @@ func runGen(_ context.Context, args []string) error {
 		if asCSV {
 			ext = ".csv"
 		}
-		if err := write("patients"+ext, func(f *os.File) error { return snapgen.WritePatients(f, o, drifted, asCSV) }); err != nil {
+		if err := write("patients"+ext, o.Patients, func(w io.Writer) error { return snapgen.WritePatients(w, o, drifted, asCSV) }); err != nil {
 			return err
 		}
-		if err := write("payments"+ext, func(f *os.File) error { return snapgen.WritePayments(f, o, drifted, asCSV) }); err != nil {
+		if err := write("payments"+ext, o.Payments, func(w io.Writer) error { return snapgen.WritePayments(w, o, drifted, asCSV) }); err != nil {
 			return err
 		}
 	}

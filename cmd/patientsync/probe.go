@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,23 +19,18 @@ func init() {
 // SIGTERM (or after -duration), prints one line: requests, errors, p50, p99
 // and max latency.
 func runProbe(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: patientsync probe [flags] URL...\n\nGETs the URLs in turn from -c clients until stopped (Ctrl-C, SIGTERM) or -duration, then prints requests, errors and latency percentiles.")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("probe", "URL...", "GETs the URLs in turn from -c clients until stopped (Ctrl-C, SIGTERM) or -duration, then prints\nrequests, errors and latency percentiles.")
 	clients := fs.Int("c", 2, "concurrent clients")
 	duration := fs.Duration("duration", 0, "stop after this long (0: when stopped)")
 	rate := fs.Float64("rate", 0, "requests per second across all clients (0: as fast as they can)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("no URL given")
+		return usageErrorf(fs, "no URL given")
 	}
 	if *clients < 1 {
-		return errors.New("-c must be at least 1")
+		return usageErrorf(fs, "-c must be at least 1")
 	}
 	if *duration > 0 {
 		var cancel context.CancelFunc

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"strings"
@@ -18,19 +17,17 @@ func init() {
 
 func runReset(ctx context.Context, args []string) error {
 	d := localaws.Defaults()
-	fs := flag.NewFlagSet("reset", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: patientsync reset [flags]\n\nEmpties the patients, payments and sync_runs tables of DATABASE_URL (the schema stays) and, when the S3 endpoint of `patientsync up` answers, every object version and delete marker of its bucket. It asks nothing; a database or endpoint that is not on this machine needs -force.")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("reset", "", `Empties the patients, payments and sync_runs tables of DATABASE_URL (the schema stays) and,
+when the S3 endpoint of `+"`patientsync up`"+` answers, every object version and delete marker of its
+bucket. It asks nothing; a database or endpoint that is not on this machine needs -force.`)
 	s3Addr := fs.String("s3-addr", d.S3Addr, "S3 endpoint of patientsync up; its bucket is emptied when it answers")
 	bucket := fs.String("bucket", d.Bucket, "the bucket to empty")
 	force := fs.Bool("force", false, "also reset a database or an S3 endpoint that is not on this machine")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	dbURL, err := databaseURL(ctx)
 	if err != nil {

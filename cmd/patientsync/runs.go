@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,23 +18,23 @@ func init() {
 }
 
 func runRuns(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
+	fs := newFlagSet("runs", "", "")
 	entity := fs.String("entity", "", "only runs of this entity (patients or payments)")
 	status := fs.String("status", "", "only runs with this status (running, succeeded, failed, skipped)")
 	n := fs.Int("n", 20, "how many runs")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	switch {
 	case *entity != "" && *entity != "patients" && *entity != "payments":
-		return fmt.Errorf("-entity %q: want patients or payments", *entity)
+		return usageErrorf(fs, "-entity %q: want patients or payments", *entity)
 	case *status != "" && !strings.Contains(" running succeeded failed skipped ", " "+*status+" "):
-		return fmt.Errorf("-status %q: want running, succeeded, failed or skipped", *status)
+		return usageErrorf(fs, "-status %q: want running, succeeded, failed or skipped", *status)
 	case *n < 1:
-		return errors.New("-n must be at least 1")
+		return usageErrorf(fs, "-n must be at least 1")
 	}
 	url, err := databaseURL(ctx)
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -25,19 +23,19 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve", "", "")
 	addr := fs.String("addr", "127.0.0.1:3000", "listen address")
 	maxConns := fs.Int("max-conns", 8, "database connections")
 	timeout := fs.Duration("statement-timeout", 5*time.Second, "per-request statement timeout")
 	push := fs.Bool("push", true, "apply snapshots POSTed to /patients and /payments (with the SYNC_* settings, as the push Lambda)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if *maxConns < 1 {
-		return errors.New("-max-conns must be at least 1")
+		return usageErrorf(fs, "-max-conns must be at least 1")
 	}
 	// Exec mode, as in the query Lambdas: what is measured here is what runs there.
 	url, err := databaseURL(ctx)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"github.com/patientsync/patientsync/internal/db"
 	"github.com/patientsync/patientsync/internal/logging"
 	"github.com/patientsync/patientsync/internal/s3source"
+	"github.com/patientsync/patientsync/internal/snapshot"
 	"github.com/patientsync/patientsync/internal/syncer"
 )
 
@@ -19,23 +18,18 @@ func init() {
 }
 
 func runSync(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: patientsync sync [flags] FILE|s3://bucket/key[?versionId=V] ...
-
-The entity comes from the file name (patients*.json[.gz], payments*.json[.gz]).
+	fs := newFlagSet("sync", "FILE|s3://bucket/key[?versionId=V] ...", `The entity comes from the file name (patients*.json[.gz], payments*.json[.gz]).
 An S3 URL reads the object's current version, or exactly the version named by
 versionId (etag= reads with If-Match instead; sequencer= orders the snapshot
 against other S3 events of the key, as the sync Lambda does; write '?', '#'
 and '%' in a key as %3F, %23 and %25). The database is DATABASE_URL, else the
 Secrets Manager secret DATABASE_SECRET_ARN (as in the Lambdas), else the local
 default. Flags default to the SYNC_* environment variables, else to the values
-shown.`)
-		fs.PrintDefaults()
-	}
-	cfg, err := syncer.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
+shown. On a terminal, stderr shows each snapshot's progress.`)
+	// A wrong SYNC_* variable is reported after parsing, so that -h works.
+	cfg, envErr := syncer.ConfigFromEnv(os.Getenv)
+	if envErr != nil {
+		cfg = syncer.DefaultConfig()
 	}
 	if os.Getenv("SYNC_MASS_DELETE_HINT") == "" {
 		cfg.MassDeleteHint = "rerun with -allow-mass-delete to apply it anyway"
@@ -46,19 +40,25 @@ shown.`)
 	fs.BoolVar(&cfg.AllowMassDelete, "allow-mass-delete", cfg.AllowMassDelete, "apply even if the snapshot deletes more than -max-delete-share")
 	fs.BoolVar(&cfg.SkipIdentical, "skip-identical", cfg.SkipIdentical, "record a snapshot that says what the last applied one said as unchanged without diffing it (false: diff it, which also repairs rows changed outside syncs)")
 	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait at most this long for a concurrent sync of the same entity")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if envErr != nil {
+		return envErr
+	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("no snapshot given")
+		return usageErrorf(fs, "no snapshot given")
 	}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("flags: %w", err)
+		return usageErrorf(fs, "flags: %w", err)
 	}
-	for _, arg := range fs.Args() { // a mistyped URL stops before anything runs
-		if strings.HasPrefix(arg, "s3://") {
-			if _, _, _, err := s3source.ParseURL(arg); err != nil {
+	// A mistyped path or URL stops before anything runs or is recorded.
+	for _, arg := range fs.Args() {
+		if err := checkSnapshotArg(arg); err != nil {
+			return usageErrorf(fs, "%w", err)
+		}
+		if !strings.HasPrefix(arg, "s3://") {
+			if _, err := os.Stat(arg); err != nil {
 				return err
 			}
 		}
@@ -80,7 +80,8 @@ shown.`)
 		}
 		return "WARN"
 	}
-	s, err := syncer.New(pool, cfg, logging.Text(os.Stderr, quiet))
+	logs := &logOutput{}
+	s, err := syncer.New(pool, cfg, logging.Text(logs, quiet))
 	if err != nil {
 		return err
 	}
@@ -88,34 +89,35 @@ shown.`)
 	var src *s3source.Source
 	failed := 0
 	for _, arg := range fs.Args() {
-		var res syncer.Result
+		var obj syncer.Object
+		var bucket, key string
 		var err error
 		if strings.HasPrefix(arg, "s3://") {
 			if src == nil {
-				client, cerr := s3source.NewClient(ctx, os.Getenv)
-				if cerr != nil {
-					return cerr
+				client, err := s3source.NewClient(ctx, os.Getenv)
+				if err != nil {
+					return err
 				}
 				src = s3source.New(client)
 			}
-			bucket, key, id, perr := s3source.ParseURL(arg)
-			if perr != nil {
-				return perr
-			}
-			obj, oerr := src.Object(bucket, key, id)
-			if oerr != nil {
-				return oerr
-			}
-			res, err = s.Sync(ctx, obj)
-			// The uploader learns the outcome from the version's tags, as
-			// from the Lambda (the ECS runner is this command).
-			if tags := s3source.OutcomeTags(res); tags != nil && res.ID != 0 {
-				if terr := src.Tag(ctx, bucket, key, res.Identity.VersionID, tags); terr != nil {
-					fmt.Fprintf(os.Stderr, "%s: warning: could not tag the object with its outcome: %v\n", arg, terr)
-				}
-			}
+			var id syncer.Identity
+			bucket, key, id, _ = s3source.ParseURL(arg) // checked above
+			obj, err = src.Object(bucket, key, id)
 		} else {
-			res, err = s.SyncFile(ctx, arg)
+			obj, err = syncer.FileObject(arg)
+		}
+		if err != nil {
+			return err // checked above: not reached
+		}
+		prog := watchRead(&obj, logs)
+		res, err := s.Sync(ctx, obj)
+		prog.Done()
+		// The uploader learns the outcome from the version's tags, as
+		// from the Lambda (the ECS runner is this command).
+		if tags := s3source.OutcomeTags(res); bucket != "" && tags != nil && res.ID != 0 {
+			if terr := src.Tag(ctx, bucket, key, res.Identity.VersionID, tags); terr != nil {
+				fmt.Fprintf(os.Stderr, "%s: warning: could not tag the object with its outcome: %v\n", arg, terr)
+			}
 		}
 		printResult(arg, res)
 		if err != nil {
@@ -132,7 +134,29 @@ shown.`)
 	return nil
 }
 
+// checkSnapshotArg refuses what sync could never read: a malformed S3 URL
+// or a name that tells no entity.
+func checkSnapshotArg(arg string) error {
+	if !strings.HasPrefix(arg, "s3://") {
+		_, err := syncer.FileObject(arg)
+		return err
+	}
+	_, key, _, err := s3source.ParseURL(arg)
+	if err != nil {
+		return err
+	}
+	if _, ok := snapshot.EntityFromKey(key); !ok {
+		return fmt.Errorf("%s: %w", arg, s3source.ErrNotSnapshot)
+	}
+	return nil
+}
+
+// printResult prints a run's outcome on stdout; a sync that failed before
+// recording a run has none (its error goes to stderr).
 func printResult(name string, r syncer.Result) {
+	if r.Status == "" {
+		return
+	}
 	fmt.Printf("%s: %s (run %d) received=%d inserted=%d updated=%d deleted=%d restored=%d unchanged=%d duplicates=%d invalid=%d in %.2fs\n",
 		name, r.Status, r.ID, r.Received, r.Inserted, r.Updated, r.Deleted, r.Restored, r.Unchanged, r.Duplicates, r.Invalid,
 		r.Finished.Sub(r.Started).Seconds())

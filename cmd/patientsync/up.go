@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,7 +21,7 @@ func init() {
 
 func runUp(ctx context.Context, args []string) error {
 	d := localaws.Defaults()
-	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs := newFlagSet("up", "", "")
 	s3Addr := fs.String("s3-addr", d.S3Addr, "S3 endpoint listen address (LocalStack's port)")
 	apiAddr := fs.String("api-addr", d.APIAddr, "HTTP API listen address (sam local start-api's port)")
 	bucket := fs.String("bucket", d.Bucket, "snapshot bucket; uploads to it invoke the sync function")
@@ -32,11 +31,11 @@ func runUp(ctx context.Context, args []string) error {
 	syncTimeout := fs.Duration("sync-timeout", d.SyncTimeout, "sync function timeout")
 	queryTimeout := fs.Duration("query-timeout", d.QueryTimeout, "query functions' timeout")
 	rieLog := fs.String("rie-log-level", d.RIELogLevel, "the emulators' own log level (info shows each INIT and INVOKE)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if _, err := os.Stat(*rieBin); err != nil {
 		return fmt.Errorf("the Lambda runtime interface emulator is missing (%w); run `make rie` (or `make up`)", err)

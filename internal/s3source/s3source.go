@@ -58,7 +58,8 @@ var ErrNotSnapshot = errors.New("not a snapshot key (want patients*.json[.gz] or
 
 // Object describes one version of bucket/key. When the event names a version
 // it is read by version id, otherwise with If-Match on the ETag, so that an
-// old event never reads content written after it.
+// old event never reads content written after it. The body Open returns has
+// a Size() int64 method: the object's length, -1 when unknown.
 func (s *Source) Object(bucket, key string, id syncer.Identity) (syncer.Object, error) {
 	entity, ok := snapshot.EntityFromKey(key)
 	if !ok {
@@ -83,10 +84,25 @@ func (s *Source) Object(bucket, key string, id syncer.Identity) (syncer.Object, 
 			if out.LastModified != nil {
 				read.LastModified = *out.LastModified
 			}
-			return out.Body, read, nil
+			size := int64(-1)
+			if out.ContentLength != nil {
+				size = *out.ContentLength
+			}
+			return &body{out.Body, size}, read, nil
 		},
 	}, nil
 }
+
+// body is an object's content. Its Size (-1 when S3 did not say) lets a
+// caller that wraps Open, such as the CLI's progress line, show how much
+// of the object is read.
+type body struct {
+	io.ReadCloser
+	size int64
+}
+
+// Size is the object's length in bytes as S3 sent it, or -1.
+func (b *body) Size() int64 { return b.size }
 
 // classify sorts a failed GetObject: permanent (wrapping syncer.ErrRejected)
 // when no retry can read the object the event names, transient otherwise.

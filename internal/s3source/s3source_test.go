@@ -75,6 +75,9 @@ func TestObjectReadsTheVersionTheEventNames(t *testing.T) {
 	if string(b) != "[1]" || id.VersionID != v1.VersionID || id.ETag != v1.ETag || id.LastModified.IsZero() {
 		t.Fatalf("read %q with identity %+v, want v1 %+v", b, id, v1)
 	}
+	if sized, ok := body.(interface{ Size() int64 }); !ok || sized.Size() != 3 {
+		t.Fatalf("body %T does not report the object's size 3", body)
+	}
 }
 
 func TestObjectFailuresArePermanentOrTransient(t *testing.T) {

@@ -98,22 +98,33 @@ func (s *Syncer) WithLogger(log *slog.Logger) *Syncer {
 
 // SyncFile applies a local snapshot file; the entity comes from its name.
 func (s *Syncer) SyncFile(ctx context.Context, path string) (Result, error) {
+	obj, err := FileObject(path)
+	if err != nil {
+		return Result{Source: path}, err
+	}
+	return s.Sync(ctx, obj)
+}
+
+// FileObject describes a local snapshot file, named by its absolute path;
+// the entity comes from its name. Callers that wrap Open (the CLI counts
+// the bytes read for its progress line) sync it with Sync.
+func FileObject(path string) (Object, error) {
 	entity, ok := snapshot.EntityFromKey(path)
 	if !ok {
-		return Result{Source: path}, fmt.Errorf("%s: cannot tell the entity from the file name (want patients*.json[.gz] or payments*.json[.gz])", path)
+		return Object{}, fmt.Errorf("%s: cannot tell the entity from the file name (want patients*.json[.gz] or payments*.json[.gz])", path)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
-	return s.Sync(ctx, Object{
+	return Object{
 		Entity: entity,
 		Source: abs,
 		Open: func(context.Context) (io.ReadCloser, Identity, error) {
 			f, err := os.Open(path)
 			return f, Identity{}, err
 		},
-	})
+	}, nil
 }
 
 // skipError ends a run as skipped: nothing to do, nothing wrong.
