@@ -96,7 +96,7 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Handler {
 	}
 	for _, r := range cfg.Routes {
 		if fn, ok := all[r]; ok && !slices.ContainsFunc(h.routes, func(e routeEntry) bool { return e.route == r }) {
-			h.routes = append(h.routes, routeEntry{route: r, segments: segments(r), fn: fn})
+			h.routes = append(h.routes, routeEntry{route: r, segments: segments(r), params: queryParams[r], fn: fn})
 		}
 	}
 	return h
@@ -168,13 +168,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (res result) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		return h.fail(w, r, errMethod)
 	}
+	q, err := parseQuery(r.URL.RawQuery, route.params...)
+	if err != nil {
+		return h.fail(w, r, err)
+	}
 	bp := bodyPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= maxPooledBuffer {
 			bodyPool.Put(bp)
 		}
 	}()
-	resp, err := route(r, (*bp)[:0])
+	resp, err := route.fn(r, q, (*bp)[:0])
 	if err != nil {
 		return h.fail(w, r, err)
 	}

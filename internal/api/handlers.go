@@ -29,8 +29,8 @@ const (
 
 // Rows go from the database straight into the body buffer b: no slice of
 // items, and each row's values die young.
-func (h *Handler) patients(r *http.Request, b []byte) (response, error) {
-	p, err := parsePatients(r.URL.RawQuery)
+func (h *Handler) patients(r *http.Request, q query, b []byte) (response, error) {
+	p, err := parsePatients(q)
 	if err != nil {
 		return response{}, err
 	}
@@ -55,8 +55,8 @@ func (h *Handler) patients(r *http.Request, b []byte) (response, error) {
 	}), nil
 }
 
-func (h *Handler) payments(r *http.Request, b []byte) (response, error) {
-	p, err := parsePayments(r.URL.RawQuery)
+func (h *Handler) payments(r *http.Request, q query, b []byte) (response, error) {
+	p, err := parsePayments(q)
 	if err != nil {
 		return response{}, err
 	}

@@ -57,7 +57,11 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		if !slices.Contains(allowed, name) {
-			return query{}, &ParamError{Param: name, Detail: fmt.Sprintf("unknown parameter %q; allowed: %s", name, strings.Join(allowed, ", "))}
+			detail := fmt.Sprintf("unknown parameter %q; allowed: %s", name, strings.Join(allowed, ", "))
+			if len(allowed) == 0 {
+				detail = fmt.Sprintf("unknown parameter %q; this route takes no query parameters", name)
+			}
+			return query{}, &ParamError{Param: name, Detail: detail}
 		}
 		if len(v[name]) > 1 {
 			return query{}, &ParamError{Param: name, Detail: "given more than once"}
@@ -141,11 +145,7 @@ type patientKey struct {
 	ID    int64  `json:"i"`
 }
 
-func parsePatients(raw string) (patientsParams, error) {
-	q, err := parseQuery(raw, "payment_min", "payment_max", "payments_min", "payments_max", "limit", "cursor")
-	if err != nil {
-		return patientsParams{}, err
-	}
+func parsePatients(q query) (patientsParams, error) {
 	var p patientsParams
 	v, name, given, err := q.alias("payment_min", "payments_min")
 	if err != nil {
@@ -198,12 +198,7 @@ type paymentKey struct {
 	ID int64 `json:"i"`
 }
 
-func parsePayments(raw string) (paymentsParams, error) {
-	q, err := parseQuery(raw, "external_id", "patient_id", "limit", "cursor")
-	if err != nil {
-		return paymentsParams{}, err
-	}
-	var p paymentsParams
+func parsePayments(q query) (p paymentsParams, err error) {
 	if v, ok := q.get("external_id"); ok {
 		// Exactly the ids the sync stores: no other can match.
 		if why := snapshot.CheckID(v); why != "" {

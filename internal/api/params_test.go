@@ -97,18 +97,27 @@ func TestCursorRoundTrip(t *testing.T) {
 	}
 }
 
+// parsePatientsQuery parses raw as the handler does GET /patients' query.
+func parsePatientsQuery(raw string) (patientsParams, error) {
+	q, err := parseQuery(raw, GetPatients.QueryParams()...)
+	if err != nil {
+		return patientsParams{}, err
+	}
+	return parsePatients(q)
+}
+
 func TestParsePatients(t *testing.T) {
 	t.Parallel()
-	p, err := parsePatients("payments_min=1.5&payment_max=20&limit=7")
+	p, err := parsePatientsQuery("payments_min=1.5&payment_max=20&limit=7")
 	if err != nil || p.min != "1.5" || p.max != "20" || p.limit != 7 || p.after != nil {
 		t.Fatalf("%+v %v", p, err)
 	}
-	p, err = parsePatients("")
+	p, err = parsePatientsQuery("")
 	if err != nil || p.min != "" || p.max != "" || p.limit != DefaultLimit {
 		t.Fatalf("defaults: %+v %v", p, err)
 	}
 	// Equal bounds are a valid (exact) range.
-	if _, err := parsePatients("payment_min=10&payment_max=10.00"); err != nil {
+	if _, err := parsePatientsQuery("payment_min=10&payment_max=10.00"); err != nil {
 		t.Fatal(err)
 	}
 }

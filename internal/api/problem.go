@@ -31,6 +31,31 @@ type Problem struct {
 	InvalidRecords []snapshot.InvalidRecord `json:"invalidRecords,omitempty"`
 }
 
+// ProblemType is the type of every problem the API answers: about:blank
+// (RFC 9457 section 4.2.1), the problem being no more than what its HTTP
+// status says; its title is the status's reason phrase
+// (http.StatusText), and detail and the extension members say the rest.
+const ProblemType = "about:blank"
+
+// problemStatuses are the statuses fail answers, each as a problem of
+// ProblemType titled http.StatusText(status). The OpenAPI document
+// describes exactly these (TestOpenAPIMatchesHandler); a case of fail with
+// another status goes here too (TestFailStatusesAreListed).
+// statusClientClosed is only logged: nobody reads that response.
+var problemStatuses = []int{
+	http.StatusBadRequest,                  // a bad parameter, query or body field
+	http.StatusNotFound,                    // no such path, or no such sync run
+	http.StatusMethodNotAllowed,            // another method on a known path
+	http.StatusConflict,                    // a push while another sync of the entity runs
+	http.StatusRequestEntityTooLarge,       // a pushed or upload-request body too large
+	http.StatusRequestURITooLong,           // a request URI over maxURIBytes
+	http.StatusUnsupportedMediaType,        // a body not application/json, plain or gzip
+	http.StatusUnprocessableEntity,         // a pushed snapshot rejected
+	http.StatusRequestHeaderFieldsTooLarge, // request headers over maxHeaderBytes
+	http.StatusInternalServerError,         // a bug
+	http.StatusServiceUnavailable,          // the database down or slow; a push that failed for now
+}
+
 var (
 	errNotFound     = errors.New("no such resource")
 	errMethod       = errors.New("method not allowed")
@@ -54,7 +79,7 @@ const statusClientClosed = 499
 // describe the error; 5xx bodies say what to do and give the request id,
 // while the error itself (SQL, driver messages) goes to the log only.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) result {
-	p := Problem{Type: "about:blank", RequestID: RequestID(r.Context())}
+	p := Problem{Type: ProblemType, RequestID: RequestID(r.Context())}
 	var (
 		pe       *ParamError
 		tooLarge *TooLargeError

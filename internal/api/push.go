@@ -110,7 +110,7 @@ func (e *SyncFailedError) Error() string {
 func (e *SyncFailedError) Unwrap() error { return e.Err }
 
 func (h *Handler) pushRoute(e snapshot.Entity) routeFunc {
-	return func(r *http.Request, _ []byte) (response, error) { return h.pushSnapshot(r, e) }
+	return func(r *http.Request, _ query, _ []byte) (response, error) { return h.pushSnapshot(r, e) }
 }
 
 // pushSnapshot serves POST /patients and /payments: the body is a whole
@@ -118,9 +118,6 @@ func (h *Handler) pushRoute(e snapshot.Entity) routeFunc {
 func (h *Handler) pushSnapshot(r *http.Request, entity snapshot.Entity) (response, error) {
 	if h.push == nil {
 		return response{}, errPushNotConfigured
-	}
-	if _, err := parseQuery(r.URL.RawQuery); err != nil {
-		return response{}, err
 	}
 	if err := checkJSONBody(r.Header); err != nil {
 		return response{}, err

@@ -25,6 +25,19 @@ const (
 	CreateUpload Route = "POST " + UploadsPath
 )
 
+// queryParams are the query parameters each route takes, the one list of
+// them: the handler refuses any other parameter before the route runs
+// (a 400 naming it), and the OpenAPI document must list exactly these
+// (TestOpenAPIMatchesHandler). A route missing here takes none.
+var queryParams = map[Route][]string{
+	GetPatients: {"payment_min", "payment_max", "payments_min", "payments_max", "limit", "cursor"},
+	GetPayments: {"external_id", "patient_id", "limit", "cursor"},
+	ListSyncs:   {"entity", "status", "limit", "cursor"},
+}
+
+// QueryParams are the query parameters r takes; any other is a 400.
+func (r Route) QueryParams() []string { return slices.Clone(queryParams[r]) }
+
 // ReadRoutes are the routes that only read (the default).
 var ReadRoutes = []Route{GetPatients, GetPayments, ListSyncs, GetSync, GetOpenAPI, GetHealth}
 
@@ -35,12 +48,14 @@ var AllRoutes = append(slices.Clone(ReadRoutes), PushPatients, PushPayments, Cre
 func (r Route) Method() string { m, _, _ := strings.Cut(string(r), " "); return m }
 func (r Route) Path() string   { _, p, _ := strings.Cut(string(r), " "); return p }
 
-// routeFunc answers one request; b is a pooled buffer for the body.
-type routeFunc func(r *http.Request, b []byte) (response, error)
+// routeFunc answers one request; q is its query, already checked against
+// the route's parameters, and b a pooled buffer for the body.
+type routeFunc func(r *http.Request, q query, b []byte) (response, error)
 
 type routeEntry struct {
 	route    Route
 	segments []string
+	params   []string // queryParams[route]
 	fn       routeFunc
 }
 
@@ -72,15 +87,16 @@ func (e routeEntry) match(r *http.Request, path string) bool {
 
 // find returns the route for r, or the methods allowed on its path (none:
 // no such path).
-func (h *Handler) find(r *http.Request) (routeFunc, []string) {
+func (h *Handler) find(r *http.Request) (*routeEntry, []string) {
 	var allowed []string
-	for _, e := range h.routes {
+	for i := range h.routes {
+		e := &h.routes[i]
 		if !e.match(r, r.URL.Path) {
 			continue
 		}
 		m := e.route.Method()
 		if m == r.Method || m == http.MethodGet && r.Method == http.MethodHead {
-			return e.fn, nil
+			return e, nil
 		}
 		allowed = append(allowed, m)
 		if m == http.MethodGet {

@@ -95,15 +95,15 @@ var (
 	syncStatuses = []string{"running", "succeeded", "failed", "skipped"}
 )
 
-// maxSyncsLimit bounds a page of runs (each may carry 100 invalid records).
-const maxSyncsLimit = 100
+// A page of runs: maxSyncsLimit bounds it (each run may carry 100 invalid
+// records).
+const (
+	defaultSyncsLimit = 20
+	maxSyncsLimit     = 100
+)
 
-func parseSyncs(raw string) (syncsParams, error) {
-	q, err := parseQuery(raw, "entity", "status", "limit", "cursor")
-	if err != nil {
-		return syncsParams{}, err
-	}
-	p := syncsParams{limit: 20}
+func parseSyncs(q query) (syncsParams, error) {
+	p := syncsParams{limit: defaultSyncsLimit}
 	for _, f := range []struct {
 		name    string
 		dst     *string
@@ -146,8 +146,8 @@ func contains(list []string, v string) bool {
 }
 
 // syncs serves GET /syncs: runs newest first, filtered by entity and status.
-func (h *Handler) syncs(r *http.Request, _ []byte) (response, error) {
-	p, err := parseSyncs(r.URL.RawQuery)
+func (h *Handler) syncs(r *http.Request, q query, _ []byte) (response, error) {
+	p, err := parseSyncs(q)
 	if err != nil {
 		return response{}, err
 	}
@@ -199,10 +199,7 @@ func (h *Handler) syncs(r *http.Request, _ []byte) (response, error) {
 var errNoSuchRun = errors.New("no such sync run")
 
 // syncRun serves GET /syncs/{id}.
-func (h *Handler) syncRun(r *http.Request, _ []byte) (response, error) {
-	if _, err := parseQuery(r.URL.RawQuery); err != nil {
-		return response{}, err
-	}
+func (h *Handler) syncRun(r *http.Request, _ query, _ []byte) (response, error) {
 	idText := r.PathValue("id")
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil || !digitsRe.MatchString(idText) || id < 1 {

@@ -50,12 +50,9 @@ type uploadRequest struct {
 	Gzip bool `json:"gzip"`
 }
 
-func (h *Handler) createUpload(r *http.Request, _ []byte) (response, error) {
+func (h *Handler) createUpload(r *http.Request, _ query, _ []byte) (response, error) {
 	if h.upload == nil {
 		return response{}, errUploadsNotConfigured
-	}
-	if _, err := parseQuery(r.URL.RawQuery); err != nil {
-		return response{}, err
 	}
 	if err := checkJSONBody(r.Header); err != nil {
 		return response{}, err
