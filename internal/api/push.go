@@ -60,14 +60,18 @@ var (
 
 // TooLargeError: 413.
 type TooLargeError struct {
-	Limit   int64
-	Decoded bool // the limit is on the decompressed body
+	Limit    int64
+	Decoded  bool // the limit is on the decompressed body
+	Snapshot bool // a pushed snapshot, which can go through S3 instead
 }
 
 func (e *TooLargeError) Error() string {
 	what := "the body"
 	if e.Decoded {
 		what = "the decompressed body"
+	}
+	if !e.Snapshot {
+		return fmt.Sprintf("%s is larger than %d bytes", what, e.Limit)
 	}
 	return fmt.Sprintf("%s is larger than %d bytes; upload a snapshot that large to S3: POST %s answers a presigned URL for it", what, e.Limit, UploadsPath)
 }
@@ -123,6 +127,10 @@ func (h *Handler) pushSnapshot(r *http.Request, entity snapshot.Entity) (respons
 		return response{}, err
 	}
 	body, err := readBody(r, h.cfg.MaxPushBytes)
+	var tooLarge *TooLargeError
+	if errors.As(err, &tooLarge) {
+		tooLarge.Snapshot = true
+	}
 	if err != nil {
 		return response{}, err
 	}
@@ -206,7 +214,7 @@ func checkDecodedSize(body []byte) error {
 	}
 	n, _ := io.Copy(io.Discard, io.LimitReader(zr, maxPushDecoded+1))
 	if n > maxPushDecoded {
-		return &TooLargeError{Limit: maxPushDecoded, Decoded: true}
+		return &TooLargeError{Limit: maxPushDecoded, Decoded: true, Snapshot: true}
 	}
 	return nil
 }

@@ -33,8 +33,7 @@ type SyncRun struct {
 	// Status is running, succeeded, failed or skipped; Reason the short
 	// code of why it failed or was skipped (malformed, invalid-share,
 	// mass-delete, content, object-gone, stale, duplicate, handed-off,
-	// transient; identical for a succeeded run that changed nothing); Error
-	// the message.
+	// transient; null for a succeeded run); Error the message.
 	Status   string     `json:"status"`
 	Reason   *string    `json:"reason"`
 	Error    *string    `json:"error"`

@@ -100,5 +100,9 @@ func TestUploads(t *testing.T) {
 		if p.Param != c.param {
 			t.Errorf("%s: param %q, want %q", c.body, p.Param, c.param)
 		}
+		// A request for an upload URL is never itself a snapshot to upload.
+		if strings.Contains(p.Detail, "presigned") {
+			t.Errorf("%.20s: detail %q sends the client to the route it called", c.body, p.Detail)
+		}
 	}
 }
