@@ -295,9 +295,10 @@ func checkRunnerPolicies(s subject) []string {
 
 	bucketName, _ := st.SubString(tpl.Resources["SnapshotBucket"].Properties["BucketName"])
 	allowed := map[string][]string{
-		r.taskRole:      {"s3:GetObject", "s3:GetObjectVersion", "secretsmanager:GetSecretValue"},
+		r.taskRole:      append([]string{"s3:GetObject", "s3:GetObjectVersion", "secretsmanager:GetSecretValue", "rds-db:connect"}, tagActions...),
 		r.executionRole: {"ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "logs:CreateLogStream", "logs:PutLogEvents"},
 	}
+	var readsVersions, tags bool
 	for role, allow := range allowed {
 		props := tpl.Resources[role].Properties
 		trust, _ := st.Get(props, "AssumeRolePolicyDocument", "Statement")
@@ -320,9 +321,16 @@ func checkRunnerPolicies(s subject) []string {
 			switch {
 			case res == "*" && !slices.Equal(actions, []string{"ecr:GetAuthorizationToken"}):
 				p = append(p, fmt.Sprintf("%s: Resource \"*\" for %v (only ecr:GetAuthorizationToken has no resource)", role, actions))
-			case slices.Contains(actions, "s3:GetObject"):
-				if sub, _ := st.SubString(res); bucketName == "" || sub != "arn:${AWS::Partition}:s3:::"+bucketName+"/*" {
-					p = append(p, fmt.Sprintf("%s: S3 resource %v, want the snapshot bucket's objects by name", role, res))
+			case slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "s3:") }):
+				// What the sync function may read and tag, no more.
+				if subs := sortedCopy(subStrings(res)); bucketName == "" || !slices.Equal(subs, snapshotKeyResources(tpl)) {
+					p = append(p, fmt.Sprintf("%s: S3 resource %v, want the snapshot keys %v", role, subs, snapshotKeyResources(tpl)))
+				}
+				readsVersions = readsVersions || containsAll(actions, []string{"s3:GetObject", "s3:GetObjectVersion"})
+				tags = tags || containsAll(actions, tagActions)
+			case slices.Contains(actions, "rds-db:connect"):
+				if sub, _ := st.SubString(res); sub != dbUserArn {
+					p = append(p, fmt.Sprintf("%s: rds-db:connect on %v, want %s", role, res, dbUserArn))
 				}
 			case slices.Contains(actions, "secretsmanager:GetSecretValue"):
 				if st.GetString(res, "Ref") != "DatabaseSecretArn" {
@@ -338,6 +346,9 @@ func checkRunnerPolicies(s subject) []string {
 				}
 			}
 		}
+	}
+	if !readsVersions || !tags {
+		p = append(p, fmt.Sprintf("%s cannot read (%v) or cannot tag (%v) the snapshot versions it syncs", r.taskRole, readsVersions, tags))
 	}
 	return p
 }

@@ -24,6 +24,9 @@ const (
 	TypeHTTPAPI  = "AWS::Serverless::HttpApi"
 	TypeBucket   = "AWS::S3::Bucket"
 	TypeQueue    = "AWS::SQS::Queue"
+	TypeAlarm    = "AWS::CloudWatch::Alarm"
+	TypeLogGroup = "AWS::Logs::LogGroup"
+	TypeTopic    = "AWS::SNS::Topic"
 )
 
 // Template is a parsed template. Values are map[string]any, []any, string,
@@ -42,8 +45,10 @@ type Resource struct {
 	Condition      string
 	DependsOn      []string // a single DependsOn becomes a list of one
 	DeletionPolicy string
-	Metadata       map[string]any
-	Properties     map[string]any
+	// UpdateReplacePolicy: what happens to the old resource on replacement.
+	UpdateReplacePolicy string
+	Metadata            map[string]any
+	Properties          map[string]any
 }
 
 // Load reads and parses the template at path.
@@ -118,13 +123,15 @@ func Parse(data []byte) (*Template, error) {
 			return nil, fmt.Errorf("resource %s: DependsOn is %T, want a logical id or a list of them", id, d)
 		}
 		policy, _ := m["DeletionPolicy"].(string)
+		replace, _ := m["UpdateReplacePolicy"].(string)
 		t.Resources[id] = Resource{
-			Type:           typ,
-			Condition:      cond,
-			DependsOn:      deps,
-			DeletionPolicy: policy,
-			Metadata:       asMap(m["Metadata"]),
-			Properties:     asMap(m["Properties"]),
+			Type:                typ,
+			Condition:           cond,
+			DependsOn:           deps,
+			DeletionPolicy:      policy,
+			UpdateReplacePolicy: replace,
+			Metadata:            asMap(m["Metadata"]),
+			Properties:          asMap(m["Properties"]),
 		}
 	}
 	return t, nil

@@ -106,7 +106,7 @@ Resources:
 
 func TestParseDependsOn(t *testing.T) {
 	t.Parallel()
-	tpl, err := samtemplate.Parse([]byte("Resources:\n  A: {Type: X, DependsOn: S, DeletionPolicy: Retain}\n  B: {Type: X, DependsOn: [S, T]}\n  C: {Type: X}\n"))
+	tpl, err := samtemplate.Parse([]byte("Resources:\n  A: {Type: X, DependsOn: S, DeletionPolicy: Retain, UpdateReplacePolicy: Delete}\n  B: {Type: X, DependsOn: [S, T]}\n  C: {Type: X}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,5 +117,8 @@ func TestParseDependsOn(t *testing.T) {
 	}
 	if p := tpl.Resources["A"].DeletionPolicy; p != "Retain" {
 		t.Errorf("A.DeletionPolicy = %q", p)
+	}
+	if p := tpl.Resources["A"].UpdateReplacePolicy; p != "Delete" {
+		t.Errorf("A.UpdateReplacePolicy = %q", p)
 	}
 }

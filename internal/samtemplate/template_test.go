@@ -68,6 +68,15 @@ var checks = []check{
 	{"runner", checkRunner},
 	{"runner policies", checkRunnerPolicies},
 	{"schema", checkSchema},
+	{"tracing", checkTracing},
+	{"alarm actions", checkAlarmActions},
+	{"alarm metrics", checkAlarmMetrics},
+	{"alarm coverage", checkAlarmCoverage},
+	{"access log", checkAccessLog},
+	{"sync concurrency", checkSyncConcurrency},
+	{"database endpoints", checkDatabaseEndpoints},
+	{"key prefix", checkKeyPrefix},
+	{"retention", checkRetention},
 }
 
 func TestTemplate(t *testing.T) {
@@ -121,7 +130,9 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"s3 filters", "template", "Value: .json.gz", "Value: .gz", ".json.gz"},
 		{"s3 filters", "template", "Events: s3:ObjectCreated:*", "Events: s3:ObjectCreated:Put", "ObjectCreated"},
 		{"policies", "template", "- s3:GetObjectVersion", "- s3:*", "wildcard"},
-		{"policies", "template", "${BucketNamePrefix}-${AWS::AccountId}-${AWS::Region}/*", "other-bucket/*", "bucket name"},
+		{"policies", "template", "${BucketNamePrefix}-${AWS::AccountId}-${AWS::Region}/${SnapshotKeyPrefix}*.json\"", "other-bucket/*.json\"", "bucket name"},
+		{"policies", "template", "/${SnapshotKeyPrefix}*.json.gz\"\n            # The outcome tags", "/*\"\n            # The outcome tags", "want the snapshot keys"},
+		{"policies", "template", "                - s3:PutObjectVersionTagging\n", "", "cannot tag"},
 		{"policies", "template", "                - s3:GetObjectVersion\n", "", "GetObjectVersion"},
 		{"bucket", "template", `BucketName: !Sub "${BucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"`, "BucketName: !Ref AWS::NoValue", "BucketName"},
 		{"bucket", "template", "VersioningConfiguration:\n        Status: Enabled", "VersioningConfiguration:\n        Status: Suspended", "versioning"},
@@ -152,7 +163,9 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"runner policies", "template", "                Action: ecs:RunTask\n", "                Action: [ecs:RunTask, ecs:StopTask]\n", "each in its own statement"},
 		{"runner policies", "template", "                  - !GetAtt RunnerExecutionRole.Arn\n                Condition:", "                  - \"*\"\n                Condition:", "iam:PassRole on"},
 		{"runner policies", "template", "iam:PassedToService: ecs-tasks.amazonaws.com", "iam:PassedToService: lambda.amazonaws.com", "to ecs-tasks.amazonaws.com"},
-		{"runner policies", "template", "                  - s3:GetObjectVersion\n                Resource: !Sub \"arn", "                  - s3:PutObject\n                Resource: !Sub \"arn", "action s3:PutObject"},
+		{"runner policies", "template", "                  - s3:GetObjectVersion\n                Resource:\n", "                  - s3:PutObject\n                Resource:\n", "action s3:PutObject"},
+		{"runner policies", "template", "/${SnapshotKeyPrefix}*.json.gz\"\n              # The CLI tags", "/*\"\n              # The CLI tags", "want the snapshot keys"},
+		{"runner policies", "template", "                  - s3:PutObjectVersionTagging\n", "", "cannot tag"},
 		{"runner policies", "template", "      Policies:\n        - PolicyName: pull-runner-image-write-logs",
 			"      ManagedPolicyArns:\n        - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n      Policies:\n        - PolicyName: pull-runner-image-write-logs", "managed policies"},
 		{"runner policies", "template", "                Resource: !GetAtt RunnerLogGroup.Arn", "                Resource: \"*\"", `Resource "*"`},
@@ -167,6 +180,46 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"schema", "template", "ServiceTimeout: 1200", "ServiceTimeout: 900", "ServiceTimeout"},
 		{"schema", "template", "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      ServiceToken:", "    Properties:\n      ServiceToken:", "Retain"},
 		{"schema", "template", "      Timeout: 900\n      # The work is the database's", "      Timeout: 60\n      # The work is the database's", "Timeout 60"},
+		{"tracing", "template", "    Tracing: Active\n", "", "Tracing"},
+		{"alarm actions", "template", "      AlarmActions: [!If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AlarmTopic]]\n", "", "AlarmActions"},
+		{"alarm actions", "template", "      OKActions: [!If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AlarmTopic]]\n", "      OKActions: [!Ref AlarmTopicArn]\n", "OKActions"},
+		{"alarm actions", "template", "    Condition: CreateAlarmTopic\n", "", "created unless"},
+		{"alarm metrics", "template", "MetricName: SnapshotsRejected", "MetricName: SnapshotRejected", "not what internal/syncmetrics emits"},
+		// Rejections are emitted by Entity and Reason too, applied ones are not.
+		{"alarm metrics", "template", "        - Name: Entity\n          Value: payments\n      Statistic: Sum\n      Period: 3600\n",
+			"        - Name: Entity\n          Value: payments\n        - Name: Reason\n          Value: malformed\n      Statistic: Sum\n      Period: 3600\n", "not what internal/syncmetrics emits"},
+		{"alarm metrics", "template", "          Value: patients\n", "          Value: patient\n", "Entity patient"},
+		{"alarm metrics", "template", "      Namespace: patientsync\n", "      Namespace: PatientSync\n", "not checked"},
+		{"alarm metrics", "template", "          Value: !Ref HttpApi\n", "          Value: !Ref PatientsFunction\n", "ApiId"},
+		{"alarm coverage", "template", "      Threshold: 720000\n", "      Threshold: 900000\n", "80%"},
+		{"alarm coverage", "template", "      TreatMissingData: breaching\n", "      TreatMissingData: notBreaching\n", "freshness alarm"},
+		{"alarm coverage", "template", "      DatapointsToAlarm: !Ref FreshnessHours\n", "      DatapointsToAlarm: 1\n", "freshness alarm"},
+		{"alarm coverage", "template", "    MaxValue: 168\n", "    MaxValue: 720\n", "FreshnessHours"},
+		{"alarm coverage", "template", "          Value: !Ref PaymentsFunction\n", "          Value: !Ref PatientsFunction\n", "PaymentsFunction's Errors"},
+		{"alarm coverage", "template", "      MetricName: Throttles\n", "      MetricName: ConcurrentExecutions\n", "SyncFunction's Throttles"},
+		{"alarm coverage", "template", "      MetricName: 5xx\n", "      MetricName: 4xx\n", "5xx"},
+		{"alarm coverage", "template", "        - Name: Entity\n          Value: payments\n      Statistic: Sum\n      Period: 300\n",
+			"        - Name: Entity\n          Value: patients\n      Statistic: Sum\n      Period: 300\n", "rejected payments"},
+		{"access log", "template", `"latency":"$context.responseLatency",`, "", `"latency"`},
+		{"access log", "template", "DestinationArn: !GetAtt ApiAccessLogGroup.Arn", "DestinationArn: !Sub arn:aws:logs:::log-group:x", "access log destination"},
+		{"access log", "template", `"userArn":"$context.identity.userArn"}`, `"userArn":"$context.identity.userArn"`, "not a JSON object"},
+		{"sync concurrency", "template", "    Default: 4\n", "    Default: 100\n", "2 per entity"},
+		{"sync concurrency", "template", "      ReservedConcurrentExecutions: !If [HasSyncReservedConcurrency, !Ref SyncReservedConcurrency, !Ref AWS::NoValue]\n", "      ReservedConcurrentExecutions: 1\n", "ReservedConcurrentExecutions"},
+		{"database endpoints", "template", "          SYNC_KEY_PREFIX: !Ref SnapshotKeyPrefix\n          # The ECS runner",
+			"          SYNC_KEY_PREFIX: !Ref SnapshotKeyPrefix\n          DATABASE_QUERY_HOST: !Ref DatabaseReaderEndpoint\n          # The ECS runner", "SyncFunction: DATABASE_QUERY_HOST"},
+		{"database endpoints", "template", "          DATABASE_QUERY_HOST: !Ref DatabaseReaderEndpoint\n", "", "PatientsFunction: DATABASE_QUERY_HOST"},
+		{"database endpoints", "template", "          DATABASE_HOST: \"\"\n", "", "UploadsFunction: DATABASE_HOST"},
+		{"database endpoints", "template", "        DATABASE_SSLMODE: !Ref DatabaseSslMode\n", "", "DATABASE_SSLMODE"},
+		{"database endpoints", "template", "          - DatabaseIamAuthOn\n          - Statement:", "          - HasDatabaseSecret\n          - Statement:", "rds-db:connect statements"},
+		{"database endpoints", "template", "dbuser:${DatabaseResourceId}/${DatabaseUser}", "dbuser:*/*", "rds-db:connect on"},
+		{"database endpoints", "template", "            - Name: DATABASE_IAM_AUTH\n", "            - Name: DATABASE_IAM\n", "environment DATABASE_IAM_AUTH"},
+		{"database endpoints", "template", "          - DatabaseIamAuthOn\n          - PolicyName:", "          - HasDatabaseSecret\n          - PolicyName:", "RunnerTaskRole"},
+		{"key prefix", "template", "                  - !If\n                    - HasSnapshotKeyPrefix\n                    - Name: prefix\n                      Value: !Ref SnapshotKeyPrefix\n                    - !Ref AWS::NoValue\n", "", "prefix rules"},
+		{"key prefix", "template", "          # It signs keys under the prefix, which the sync function syncs.\n          SYNC_KEY_PREFIX: !Ref SnapshotKeyPrefix\n", "", "UploadsFunction: SYNC_KEY_PREFIX"},
+		{"key prefix", "template", "${AWS::Region}/${SnapshotKeyPrefix}payments.json.gz\"", "${AWS::Region}/payments.json.gz\"", "s3:PutObject"},
+		{"retention", "template", "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      MessageRetentionPeriod", "    Properties:\n      MessageRetentionPeriod", "SyncFailureQueue"},
+		{"retention", "template", "    DeletionPolicy: Delete\n    UpdateReplacePolicy: Delete\n    Properties:\n      LogGroupName: !Sub \"/patientsync/${AWS::StackName}/api-access\"",
+			"    DeletionPolicy: Delete\n    Properties:\n      LogGroupName: !Sub \"/patientsync/${AWS::StackName}/api-access\"", "ApiAccessLogGroup"},
 	}
 	byName := map[string]check{}
 	for _, c := range checks {
@@ -384,6 +437,7 @@ type s3Event struct {
 	function, event string
 	events          []string
 	suffixes        []string
+	prefixes        []any // prefix rules, as written (an Fn::If included)
 }
 
 func s3Events(tpl *st.Template) []s3Event {
@@ -402,6 +456,8 @@ func s3Events(tpl *st.Template) []s3Event {
 			for _, r := range asList(rules) {
 				if strings.EqualFold(st.GetString(r, "Name"), "suffix") {
 					ev.suffixes = append(ev.suffixes, st.GetString(r, "Value"))
+				} else {
+					ev.prefixes = append(ev.prefixes, r)
 				}
 			}
 			out = append(out, ev)
@@ -481,16 +537,19 @@ func strs(v any) []string {
 	return nil
 }
 
-// checkPolicies: least privilege, and the sync function reads the snapshot
-// bucket by the name the bucket is created with. (A !Ref or !GetAtt of the
-// bucket there would close the cycle bucket -> notification permission ->
-// function -> role -> bucket: cfn-lint's E3004 on the translation.)
+// checkPolicies: least privilege, and the sync function reads and tags the
+// snapshot keys (snapshotKeyResources), by the name the bucket is created
+// with, and no other object. (A !Ref or !GetAtt of the bucket there would
+// close the cycle bucket -> notification permission -> function -> role ->
+// bucket: cfn-lint's E3004 on the translation.)
 func checkPolicies(s subject) []string {
 	var p []string
 	bucketName, _ := st.SubString(s.tpl.Resources["SnapshotBucket"].Properties["BucketName"])
+	keys := snapshotKeyResources(s.tpl)
 	for _, id := range s.tpl.OfType(st.TypeFunction) {
 		props := s.tpl.FunctionProperties(id)
-		readsBucket := false
+		subscribed := len(functionS3Events(s.tpl, id)) > 0
+		var reads, tags bool
 		for _, stmt := range statements(props) {
 			actions := strs(stmt["Action"])
 			for _, a := range actions {
@@ -502,19 +561,83 @@ func checkPolicies(s subject) []string {
 			if r, ok := res.(string); ok && r == "*" {
 				p = append(p, fmt.Sprintf("%s: Resource \"*\" for %v (least privilege)", id, actions))
 			}
-			if sub, ok := st.SubString(res); ok && strings.Contains(sub, ":s3:::") {
-				if bucketName == "" || !strings.HasPrefix(sub, "arn:${AWS::Partition}:s3:::"+bucketName+"/") {
+			subs := subStrings(res)
+			for _, sub := range subs {
+				if strings.Contains(sub, ":s3:::") && (bucketName == "" || !strings.HasPrefix(sub, "arn:${AWS::Partition}:s3:::"+bucketName+"/")) {
 					p = append(p, fmt.Sprintf("%s: S3 resource %q does not match the bucket name %q", id, sub, bucketName))
-				} else if slices.Contains(actions, "s3:GetObject") && slices.Contains(actions, "s3:GetObjectVersion") {
-					readsBucket = true
 				}
 			}
+			if !subscribed || !slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "s3:") }) {
+				continue
+			}
+			// The sync function's S3 statements: the snapshot keys only.
+			if !slices.Equal(sortedCopy(subs), keys) {
+				p = append(p, fmt.Sprintf("%s: %v on %v, want the snapshot keys %v", id, actions, subs, keys))
+				continue
+			}
+			reads = reads || slices.Contains(actions, "s3:GetObject") && slices.Contains(actions, "s3:GetObjectVersion")
+			tags = tags || containsAll(actions, tagActions)
 		}
-		if len(functionS3Events(s.tpl, id)) > 0 && !readsBucket {
-			p = append(p, fmt.Sprintf("%s is subscribed to the bucket but cannot s3:GetObject and s3:GetObjectVersion its objects by bucket name", id))
+		if subscribed && !reads {
+			p = append(p, fmt.Sprintf("%s is subscribed to the bucket but cannot s3:GetObject and s3:GetObjectVersion its snapshot keys by bucket name", id))
+		}
+		if subscribed && !tags {
+			p = append(p, fmt.Sprintf("%s cannot tag the snapshot versions it syncs (%v on the snapshot keys; s3source.Tag)", id, tagActions))
 		}
 	}
 	return p
+}
+
+// tagActions are what s3source.Tag needs: it reads a version's tags and
+// writes them back with the outcome's (the Version forms with a versionId).
+var tagActions = []string{"s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"}
+
+// snapshotKeyResources are the ARNs of the snapshot keys as the S3 filters
+// define them: the bucket by name, SnapshotKeyPrefix, anything, one of the
+// filters' suffixes; sorted.
+func snapshotKeyResources(tpl *st.Template) []string {
+	bucketName, _ := st.SubString(tpl.Resources["SnapshotBucket"].Properties["BucketName"])
+	var out []string
+	for _, e := range s3Events(tpl) {
+		for _, sfx := range e.suffixes {
+			out = append(out, "arn:${AWS::Partition}:s3:::"+bucketName+"/${SnapshotKeyPrefix}*"+sfx)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// subStrings are the template strings of a Resource: one !Sub or a list of
+// them (anything else is printed as it is).
+func subStrings(v any) []string {
+	l, ok := v.([]any)
+	if !ok {
+		l = []any{v}
+	}
+	var out []string
+	for _, x := range l {
+		if sub, ok := st.SubString(x); ok {
+			out = append(out, sub)
+		} else if x != nil {
+			out = append(out, fmt.Sprint(x))
+		}
+	}
+	return out
+}
+
+func sortedCopy(l []string) []string {
+	out := slices.Clone(l)
+	sort.Strings(out)
+	return out
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func functionS3Events(tpl *st.Template, id string) []s3Event {
