@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/patientsync/patientsync/internal/db"
+	"github.com/patientsync/patientsync/internal/emf"
 	"github.com/patientsync/patientsync/internal/logging"
 	"github.com/patientsync/patientsync/internal/s3source"
 	"github.com/patientsync/patientsync/internal/snapshot"
 	"github.com/patientsync/patientsync/internal/syncer"
+	"github.com/patientsync/patientsync/internal/syncmetrics"
 )
 
 func init() {
@@ -40,11 +44,19 @@ shown. On a terminal, stderr shows each snapshot's progress.`)
 	fs.BoolVar(&cfg.AllowMassDelete, "allow-mass-delete", cfg.AllowMassDelete, "apply even if the snapshot deletes more than -max-delete-share")
 	fs.BoolVar(&cfg.SkipIdentical, "skip-identical", cfg.SkipIdentical, "record a snapshot that says what the last applied one said as unchanged without diffing it (false: diff it, which also repairs rows changed outside syncs)")
 	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait at most this long for a concurrent sync of the same entity")
+	emfEnv, emfErr := strconv.ParseBool(os.Getenv("SYNC_EMF"))
+	if os.Getenv("SYNC_EMF") == "" {
+		emfEnv, emfErr = false, nil
+	}
+	withEMF := fs.Bool("emf", emfEnv, "after each run, print its CloudWatch metrics on stdout as an Embedded Metric Format line, as the sync function logs them (SYNC_EMF; the ECS runner sets it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if envErr != nil {
 		return envErr
+	}
+	if emfErr != nil {
+		return usageErrorf(fs, "SYNC_EMF=%q: want true or false", os.Getenv("SYNC_EMF"))
 	}
 	if fs.NArg() == 0 {
 		return usageErrorf(fs, "no snapshot given")
@@ -120,6 +132,11 @@ shown. On a terminal, stderr shows each snapshot's progress.`)
 			}
 		}
 		printResult(arg, res)
+		if *withEMF && res.Status != "" {
+			if merr := syncmetrics.Write(emf.New(os.Stdout, syncmetrics.Namespace), res, time.Now()); merr != nil {
+				fmt.Fprintf(os.Stderr, "%s: warning: metrics: %v\n", arg, merr)
+			}
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(os.Stderr, "%s: %v\n", arg, err)

@@ -171,6 +171,9 @@ func checkRunner(s subject) []string {
 	if _, ok := env["SYNC_LOCK_TIMEOUT"]; !ok {
 		p = append(p, fmt.Sprintf("%s: no SYNC_LOCK_TIMEOUT (a runner sync may wait for another long one)", r.taskDef))
 	}
+	if env["SYNC_EMF"] != "true" {
+		p = append(p, fmt.Sprintf("%s: SYNC_EMF = %v, want true (runner syncs count for the freshness and rejection alarms)", r.taskDef, env["SYNC_EMF"]))
+	}
 
 	// The function's RUNNER_* variables (internal/synclambda/runner.go).
 	wantVars := map[string]any{

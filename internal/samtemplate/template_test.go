@@ -156,6 +156,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"runner", "template", "RUNNER_TASK_DEFINITION: !If [HasRunner, !Ref RunnerTaskDefinition", "RUNNER_TASK_DEFINITION: !If [HasRunner, !Ref RunnerCluster", "RUNNER_TASK_DEFINITION"},
 		{"runner", "template", "RUNNER_SUBNETS: !If [HasRunner, !Join [\",\", !Ref SubnetIds]", "RUNNER_SUBNETS: !If [HasRunner, \"\"", "RUNNER_SUBNETS"},
 		{"runner", "template", "            - Name: SYNC_LOCK_TIMEOUT\n              Value: 2h\n", "", "SYNC_LOCK_TIMEOUT"},
+		{"runner", "template", "            - Name: SYNC_EMF\n              Value: \"true\"\n", "", "SYNC_EMF"},
 		{"runner", "template", "            - Name: SYNC_MIN_DELETES\n              Value: !Ref SyncMinDeletes", "            - Name: SYNC_MIN_DELETES\n              Value: \"0\"", "the same guards"},
 		{"runner", "template", "- Id: sync-failure-queue\n          Arn: !GetAtt SyncFailureQueue.Arn", "- Id: sync-failure-queue\n          Arn: !Ref AlarmTopicArn", "to a queue"},
 		{"runner policies", "template", "Action: ecs:RunTask\n                Resource: !Ref RunnerTaskDefinition", "Action: ecs:RunTask\n                Resource: \"*\"", "ecs:RunTask on"},
