@@ -45,7 +45,12 @@ func TestRDSGlobalBundle(t *testing.T) {
 			t.Errorf("%q is not a self-signed root: %v", cn, err)
 		}
 	}
-	if pool, err := defaultRoots(); err != nil || pool == nil {
+	// The default roots trust an RDS root (valid until 2061).
+	pool, err := defaultRoots()
+	if err != nil {
 		t.Fatalf("defaultRoots: %v", err)
+	}
+	if _, err := subjects["Amazon RDS us-east-1 Root CA RSA2048 G1"].Verify(x509.VerifyOptions{Roots: pool}); err != nil {
+		t.Errorf("the default roots do not trust the RDS roots: %v", err)
 	}
 }
