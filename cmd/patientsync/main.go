@@ -23,12 +23,16 @@ func main() {
 	os.Exit(code)
 }
 
-// databaseURL is DATABASE_URL, else the URL in the DATABASE_SECRET_ARN
-// secret (db.ResolveURL, as the Lambdas read it: the ECS runner is given
-// only the secret's ARN), else the local default.
-func databaseURL(ctx context.Context) (string, error) {
-	if os.Getenv("DATABASE_URL") == "" && os.Getenv("DATABASE_SECRET_ARN") == "" {
-		return db.DefaultURL, nil
+// databaseConfig is the database connection as the Lambdas read it
+// (db.ConfigFromEnv as a writer: the ECS runner is given the secret's ARN
+// and the other DATABASE_* settings), with db.DefaultURL when neither
+// DATABASE_URL nor DATABASE_SECRET_ARN is set.
+func databaseConfig() (db.Config, error) {
+	getenv := func(k string) string {
+		if k == "DATABASE_URL" && os.Getenv("DATABASE_URL") == "" && os.Getenv("DATABASE_SECRET_ARN") == "" {
+			return db.DefaultURL
+		}
+		return os.Getenv(k)
 	}
-	return db.ResolveURL(ctx, os.Getenv, nil)
+	return db.ConfigFromEnv(getenv, db.Writer)
 }

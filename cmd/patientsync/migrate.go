@@ -20,16 +20,16 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	url, err := databaseURL(ctx)
+	cfg, err := databaseConfig()
 	if err != nil {
 		return err
 	}
 	if *create {
-		if err := db.EnsureDatabase(ctx, url); err != nil {
+		if err := cfg.EnsureDatabase(ctx); err != nil {
 			return err
 		}
 	}
-	pool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-migrate"})
+	pool, err := cfg.Open(ctx, db.Options{MaxConns: 2, AppName: "patientsync-migrate"})
 	if err != nil {
 		return err
 	}

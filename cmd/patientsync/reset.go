@@ -29,15 +29,19 @@ bucket. It asks nothing; a database or endpoint that is not on this machine need
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	dbURL, err := databaseURL(ctx)
+	dbCfg, err := databaseConfig()
+	if err != nil {
+		return err
+	}
+	// The connection's settings, credentials included (a secret is read),
+	// without connecting.
+	conn, err := dbCfg.ConnConfig(ctx)
 	if err != nil {
 		return err
 	}
 	if !*force {
 		// Refuse before connecting to anything.
-		if host, err := remoteDatabaseHost(dbURL); err != nil {
-			return err
-		} else if host != "" {
+		if host := remoteDatabaseHost(&conn.Config); host != "" {
 			return fmt.Errorf("DATABASE_URL is on %s, not this machine; reset would empty its patients, payments and sync_runs: add -force (make reset RESET_FLAGS=-force) if that is what you want", host)
 		}
 		if host, _, err := net.SplitHostPort(*s3Addr); err != nil {
@@ -51,26 +55,22 @@ bucket. It asks nothing; a database or endpoint that is not on this machine need
 	if err := resetBucket(ctx, *s3Addr, *bucket); err != nil {
 		return err
 	}
-	return resetDatabase(ctx, dbURL)
+	return resetDatabase(ctx, conn)
 }
 
-// remoteDatabaseHost is the first host of the database URL (or key=value
-// string) that is not this machine, "" when all are.
-func remoteDatabaseHost(dbURL string) (string, error) {
-	cfg, err := pgconn.ParseConfig(dbURL)
-	if err != nil {
-		return "", fmt.Errorf("DATABASE_URL: %w", err)
-	}
+// remoteDatabaseHost is the first host of the connection that is not this
+// machine, "" when all are.
+func remoteDatabaseHost(cfg *pgconn.Config) string {
 	hosts := []string{cfg.Host}
 	for _, f := range cfg.Fallbacks {
 		hosts = append(hosts, f.Host)
 	}
 	for _, h := range hosts {
 		if !isLocalHost(h) {
-			return h, nil
+			return h
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // isLocalHost: localhost, a loopback address, or a Unix socket directory.

@@ -15,11 +15,7 @@ var resetTables = []string{"patients", "payments", "sync_runs"}
 
 // resetDatabase empties the tables in one transaction and restarts their
 // ids. A database that does not exist or was never migrated is empty.
-func resetDatabase(ctx context.Context, dbURL string) error {
-	cfg, err := pgx.ParseConfig(dbURL)
-	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
-	}
+func resetDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
 	where := fmt.Sprintf("database %s on %s:%d", cfg.Database, cfg.Host, cfg.Port)
 	// A sync holding a table would make TRUNCATE wait without a word.
 	cfg.RuntimeParams["lock_timeout"] = "10s"

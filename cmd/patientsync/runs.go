@@ -36,11 +36,11 @@ func runRuns(ctx context.Context, args []string) error {
 	case *n < 1:
 		return usageErrorf(fs, "-n must be at least 1")
 	}
-	url, err := databaseURL(ctx)
+	cfg, err := databaseConfig()
 	if err != nil {
 		return err
 	}
-	pool, err := db.Open(ctx, url, db.Options{MaxConns: 1, AppName: "patientsync-runs"})
+	pool, err := cfg.Open(ctx, db.Options{MaxConns: 1, AppName: "patientsync-runs"})
 	if err != nil {
 		return err
 	}

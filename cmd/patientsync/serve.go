@@ -38,11 +38,11 @@ func runServe(ctx context.Context, args []string) error {
 		return usageErrorf(fs, "-max-conns must be at least 1")
 	}
 	// Exec mode, as in the query Lambdas: what is measured here is what runs there.
-	url, err := databaseURL(ctx)
+	cfg, err := databaseConfig()
 	if err != nil {
 		return err
 	}
-	pool, err := db.Open(ctx, url, db.Options{MaxConns: int32(*maxConns), ExecMode: pgx.QueryExecModeExec, AppName: "patientsync-serve"})
+	pool, err := cfg.Open(ctx, db.Options{MaxConns: int32(*maxConns), ExecMode: pgx.QueryExecModeExec, AppName: "patientsync-serve"})
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func runServe(ctx context.Context, args []string) error {
 		if os.Getenv("SYNC_MASS_DELETE_HINT") == "" {
 			settings.Sync.MassDeleteHint = "to apply it anyway, restart serve with SYNC_ALLOW_MASS_DELETE=true and push it again"
 		}
-		syncPool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-serve-push", RuntimeParams: syncer.SessionParams()})
+		syncPool, err := cfg.Open(ctx, db.Options{MaxConns: 2, AppName: "patientsync-serve-push", RuntimeParams: syncer.SessionParams()})
 		if err != nil {
 			return err
 		}

@@ -75,11 +75,11 @@ shown. On a terminal, stderr shows each snapshot's progress.`)
 			}
 		}
 	}
-	url, err := databaseURL(ctx)
+	dbCfg, err := databaseConfig()
 	if err != nil {
 		return err
 	}
-	pool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
+	pool, err := dbCfg.Open(ctx, db.Options{MaxConns: 2, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
 	if err != nil {
 		return err
 	}

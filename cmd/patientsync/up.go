@@ -46,14 +46,19 @@ func runUp(ctx context.Context, args []string) error {
 		}
 	}
 
-	dbURL, err := databaseURL(ctx)
+	dbCfg, err := databaseConfig()
 	if err != nil {
 		return err
 	}
-	if err := db.EnsureDatabase(ctx, dbURL); err != nil {
+	// The local functions are given DATABASE_URL, as env.json gives them.
+	dbURL := dbCfg.URL
+	if dbURL == "" {
+		return errors.New("up gives the local functions DATABASE_URL: set it (DATABASE_SECRET_ARN is for deployed functions and the ECS runner)")
+	}
+	if err := dbCfg.EnsureDatabase(ctx); err != nil {
 		return fmt.Errorf("%w (is PostgreSQL running? `make db` starts or installs it)", err)
 	}
-	pool, err := db.Open(ctx, dbURL, db.Options{MaxConns: 2, AppName: "patientsync-up"})
+	pool, err := dbCfg.Open(ctx, db.Options{MaxConns: 2, AppName: "patientsync-up"})
 	if err != nil {
 		return err
 	}

@@ -44,13 +44,13 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	return s, nil
 }
 
-// NewPool creates a query function's pool, once per execution
+// NewPool creates a query function's pool on cfg, once per execution
 // environment: at most 2 connections (total = concurrency x 2), and exec
 // mode, which uses no named prepared statements, so that RDS Proxy can
 // multiplex without pinning. It connects lazily: a database that is down
 // at cold start fails requests with 503s, not the init.
-func NewPool(url, name string) (*pgxpool.Pool, error) {
-	return db.NewPool(url, db.Options{
+func NewPool(ctx context.Context, cfg db.Config, name string) (*pgxpool.Pool, error) {
+	return cfg.NewPool(ctx, db.Options{
 		MaxConns: 2,
 		ExecMode: pgx.QueryExecModeExec,
 		AppName:  "patientsync-api-" + name,
@@ -68,19 +68,20 @@ func Handler(pool *pgxpool.Pool, s Settings, routes []api.Route, log *slog.Logge
 }
 
 // New is a query function's one call: settings from getenv, the database
-// URL from DATABASE_URL or the DATABASE_SECRET_ARN secret, the pool, the
-// handler of routes; name is the function's (for the database's
-// application_name).
+// connection as a reader (db.ConfigFromEnv: DATABASE_QUERY_HOST, when set,
+// is its endpoint), the pool, the handler of routes; name is the
+// function's (for the database's application_name).
 func New(ctx context.Context, name string, routes []api.Route, getenv func(string) string, log *slog.Logger) (Func, *pgxpool.Pool, error) {
 	s, err := SettingsFromEnv(getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	url, err := db.ResolveURL(ctx, getenv, nil)
+	cfg, err := db.ConfigFromEnv(getenv, db.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("database configuration: %w", err)
 	}
-	pool, err := NewPool(url, name)
+	cfg.Log = log
+	pool, err := NewPool(ctx, cfg, name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -228,3 +228,34 @@ func TestInit(t *testing.T) {
 		t.Fatalf("unreachable database: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
 	}
 }
+
+// TestQueryHost: the query functions connect to DATABASE_QUERY_HOST (a
+// reader endpoint) and the push function, which writes, to DATABASE_HOST.
+// Pools connect lazily, so nothing listens there.
+func TestQueryHost(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://app:pw@db.example:5432/ps?sslmode=disable",
+		"DATABASE_HOST": "proxy.example", "DATABASE_QUERY_HOST": "reader.example:5433"}
+	getenv := func(k string) string { return env[k] }
+	_, pool, err := apilambda.New(context.Background(), "patients", []api.Route{api.GetPatients}, getenv, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if c := pool.Config().ConnConfig; c.Host != "reader.example" || c.Port != 5433 {
+		t.Errorf("query function on %s:%d, want reader.example:5433", c.Host, c.Port)
+	}
+	_, pushPool, err := apilambda.NewPush(context.Background(), getenv, slog.Default(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pushPool.Close()
+	if c := pushPool.Config().ConnConfig; c.Host != "proxy.example" || c.Port != 5432 {
+		t.Errorf("push function on %s:%d, want proxy.example:5432", c.Host, c.Port)
+	}
+	env["DATABASE_SSLMODE"] = "verfy-full"
+	if _, _, err := apilambda.New(context.Background(), "patients", []api.Route{api.GetPatients}, getenv, slog.Default()); err == nil ||
+		!strings.Contains(err.Error(), `DATABASE_SSLMODE="verfy-full"`) {
+		t.Errorf("a wrong DATABASE_SSLMODE: err = %v", err)
+	}
+}

@@ -61,11 +61,12 @@ func NewPush(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	url, err := db.ResolveURL(ctx, getenv, nil)
+	cfg, err := db.ConfigFromEnv(getenv, db.Writer)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("database configuration: %w", err)
 	}
-	pool, err := db.NewPool(url, db.Options{MaxConns: 1, AppName: "patientsync-push", RuntimeParams: syncer.SessionParams()})
+	cfg.Log = log
+	pool, err := cfg.NewPool(ctx, db.Options{MaxConns: 1, AppName: "patientsync-push", RuntimeParams: syncer.SessionParams()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,47 +30,10 @@ type Options struct {
 	AppName       string
 }
 
-// Open creates a pool and checks that the database answers.
+// Open creates a pool on url and checks that the database answers (tests
+// and tools with a URL; the functions and the CLI use ConfigFromEnv).
 func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
-	pool, err := NewPool(url, o)
-	if err != nil {
-		return nil, err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to database %s: %w", pool.Config().ConnConfig.Host, err)
-	}
-	return pool, nil
-}
-
-// NewPool creates a pool without connecting: connections are made on first use.
-func NewPool(url string, o Options) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", err)
-	}
-	if o.MaxConns > 0 {
-		cfg.MaxConns = o.MaxConns
-	}
-	if o.ExecMode != 0 {
-		cfg.ConnConfig.DefaultQueryExecMode = o.ExecMode
-	}
-	for k, v := range o.RuntimeParams {
-		cfg.ConnConfig.RuntimeParams[k] = v
-	}
-	if o.AppName != "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = o.AppName
-	}
-	// IAM tokens and proxies recycle connections; keep them young.
-	cfg.MaxConnLifetime = 10 * time.Minute
-	cfg.MaxConnIdleTime = 5 * time.Minute
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("create pool: %w", err)
-	}
-	return pool, nil
+	return Config{URL: url}.Open(ctx, o)
 }
 
 // Migrate applies all pending migrations. A session advisory lock keeps
@@ -105,6 +67,19 @@ func EnsureDatabase(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("parse database url: %w", err)
 	}
+	return ensureDatabase(ctx, cfg)
+}
+
+// EnsureDatabase creates c's database when it does not exist.
+func (c Config) EnsureDatabase(ctx context.Context) error {
+	cfg, err := c.ConnConfig(ctx)
+	if err != nil {
+		return err
+	}
+	return ensureDatabase(ctx, cfg)
+}
+
+func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
 	name := cfg.Database
 	cfg.Database = "postgres"
 	conn, err := pgx.ConnectConfig(ctx, cfg)

@@ -63,8 +63,8 @@ type Handler struct {
 	log    *slog.Logger
 }
 
-// New returns a handler that reads the database settings (DATABASE_URL or
-// DATABASE_SECRET_ARN) with getenv when a request needs the database: a
+// New returns a handler that reads the database settings
+// (db.ConfigFromEnv) with getenv when a request needs the database: a
 // Delete must succeed even where the database cannot be reached, and a
 // wrong setting must reach CloudFormation as a FAILED answer rather than
 // end the process before anything answers.
@@ -136,11 +136,12 @@ func (h *Handler) migrate(ctx context.Context, log *slog.Logger) (map[string]any
 		defer cancel()
 		log = log.With("stopBy", dl.Add(-margin).UTC().Format(time.RFC3339))
 	}
-	url, err := db.ResolveURL(ctx, h.getenv, nil)
+	cfg, err := db.ConfigFromEnv(h.getenv, db.Writer)
 	if err != nil {
 		return nil, outOfTime(ctx, fmt.Errorf("database: %w", err))
 	}
-	pool, err := db.Open(ctx, url, db.Options{MaxConns: 2, AppName: "patientsync-migrate",
+	cfg.Log = log
+	pool, err := cfg.Open(ctx, db.Options{MaxConns: 2, AppName: "patientsync-migrate",
 		RuntimeParams: map[string]string{"lock_timeout": strconv.FormatInt(lockWait.Milliseconds(), 10)}})
 	if err != nil {
 		return nil, outOfTime(ctx, err)

@@ -67,7 +67,7 @@ func DefaultSettings() Settings {
 
 // SettingsFromEnv reads and validates the SYNC_* variables,
 // SYNC_DEADLINE_MARGIN, SYNC_HANDOFF_*, SYNC_KEY_PREFIX and RUNNER_* with getenv, naming
-// every wrong one. (The database comes from db.ResolveURL.)
+// every wrong one. (The database comes from db.ConfigFromEnv.)
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := DefaultSettings()
 	cfg, err := syncer.ConfigFromEnv(getenv)
@@ -144,8 +144,8 @@ func (h *Handler) WithMetrics(w io.Writer) *Handler {
 	return h
 }
 
-// FromEnv is main's one call: settings from getenv, the database URL from
-// DATABASE_URL or the DATABASE_SECRET_ARN secret, the pool (1 connection,
+// FromEnv is main's one call: settings from getenv, the database
+// connection (db.ConfigFromEnv, as a writer), the pool (1 connection,
 // opened lazily: a database that is down at cold start fails invocations,
 // which Lambda retries, not the init), the S3 client and the handler.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Handler, *pgxpool.Pool, error) {
@@ -153,11 +153,12 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	url, err := db.ResolveURL(ctx, getenv, nil)
+	cfg, err := db.ConfigFromEnv(getenv, db.Writer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("database configuration: %w", err)
 	}
-	pool, err := db.NewPool(url, db.Options{MaxConns: 1, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
+	cfg.Log = log
+	pool, err := cfg.NewPool(ctx, db.Options{MaxConns: 1, AppName: "patientsync-sync", RuntimeParams: syncer.SessionParams()})
 	if err != nil {
 		return nil, nil, err
 	}
