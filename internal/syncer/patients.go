@@ -98,13 +98,15 @@ const (
 		UPDATE payments p SET patient_id = t.id
 		FROM changes c JOIN patients t ON t.external_id = c.external_id
 		WHERE c.action = 'i' AND p.patient_external_id = c.external_id AND p.patient_id IS NULL`
+	// Per new patient through the payments' patient index: as a join, the
+	// planner hashed every payment (a full scan: 2 s at 9M payments for
+	// 434 patients with payments, 0.9 s this way for 15,000).
 	totalNewPatients = `
 		UPDATE patients t SET payments_total = a.total, payments_count = a.cnt
-		FROM (SELECT p.patient_external_id, sum(p.amount) AS total, count(*) AS cnt
-		      FROM changes c JOIN payments p ON p.patient_external_id = c.external_id
-		      WHERE c.action = 'i' AND p.deleted IS NULL
-		      GROUP BY p.patient_external_id) a
-		WHERE t.external_id = a.patient_external_id`
+		FROM changes c CROSS JOIN LATERAL (
+		      SELECT sum(p.amount) AS total, count(*) AS cnt FROM payments p
+		      WHERE p.patient_external_id = c.external_id AND p.deleted IS NULL) a
+		WHERE c.action = 'i' AND a.cnt > 0 AND t.external_id = c.external_id`
 	// On a first load row by row, every patient is new.
 	linkAllWaitingPayments = `
 		UPDATE payments p SET patient_id = t.id
