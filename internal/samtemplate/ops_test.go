@@ -380,17 +380,14 @@ var databaseVars = map[string]string{
 	"DATABASE_SECRET_TTL":  "DatabaseSecretTtl",
 }
 
-// iamAuthStatements counts the rds-db:connect statements of policies,
-// those inside !If DatabaseIamAuthOn and those outside.
-func iamAuthStatements(policies any, role bool) (inside, outside int, resources []any) {
-	get := statements
-	if role {
-		get = roleStatements
-	}
+// iamAuthStatements counts the rds-db:connect statements of policies (a
+// function's or a role's), those inside !If DatabaseIamAuthOn and those
+// outside.
+func iamAuthStatements(policies any) (inside, outside int, resources []any) {
 	for _, pol := range asList(policies) {
 		l := asList(mapOf(pol)["Fn::If"])
 		conditional := len(l) == 3 && l[0] == "DatabaseIamAuthOn" && reflect.DeepEqual(l[2], noValue)
-		for _, stmt := range get(map[string]any{"Policies": []any{pol}}) {
+		for _, stmt := range statements(map[string]any{"Policies": []any{pol}}) {
 			if !slices.Contains(strs(stmt["Action"]), "rds-db:connect") {
 				continue
 			}
@@ -414,7 +411,7 @@ func checkDatabaseEndpoints(s subject) []string {
 	for _, id := range s.tpl.OfType(st.TypeFunction) {
 		props := s.tpl.FunctionProperties(id)
 		vars := mapOf(mapOf(props["Environment"])["Variables"])
-		inside, outside, res := iamAuthStatements(props["Policies"], false)
+		inside, outside, res := iamAuthStatements(props["Policies"])
 		if id == "UploadsFunction" {
 			for k, v := range vars {
 				if strings.HasPrefix(k, "DATABASE_") && v != "" {
@@ -463,7 +460,7 @@ func checkDatabaseEndpoints(s subject) []string {
 		if _, ok := env["DATABASE_QUERY_HOST"]; ok {
 			p = append(p, r.taskDef+": DATABASE_QUERY_HOST; the runner writes")
 		}
-		if inside, outside, _ := iamAuthStatements(s.tpl.Resources[r.taskRole].Properties["Policies"], true); inside != 1 || outside != 0 {
+		if inside, outside, _ := iamAuthStatements(s.tpl.Resources[r.taskRole].Properties["Policies"]); inside != 1 || outside != 0 {
 			p = append(p, fmt.Sprintf("%s: %d rds-db:connect statements under !If DatabaseIamAuthOn and %d outside, want 1 and 0", r.taskRole, inside, outside))
 		}
 	}

@@ -212,35 +212,6 @@ func checkRunner(s subject) []string {
 	return p
 }
 
-// roleStatements lists the statements of an IAM role's inline policies,
-// looking through Fn::If (both branches).
-func roleStatements(props map[string]any) []map[string]any {
-	var out []map[string]any
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			if l, ok := x["Fn::If"].([]any); ok && len(l) == 3 {
-				walk(l[1])
-				walk(l[2])
-				return
-			}
-			sts, _ := st.Get(x, "PolicyDocument", "Statement")
-			for _, s := range asList(sts) {
-				if m, ok := s.(map[string]any); ok {
-					out = append(out, m)
-				}
-			}
-		}
-	}
-	walk(props["Policies"])
-	return out
-}
-
 // checkRunnerPolicies: the sync function may start the runner's task
 // definition in its cluster and pass it its two roles, nothing more of ECS
 // or IAM; the task role may read snapshot versions and the database
@@ -313,7 +284,7 @@ func checkRunnerPolicies(s subject) []string {
 		if len(asList(props["ManagedPolicyArns"])) > 0 {
 			p = append(p, fmt.Sprintf("%s: managed policies grant more than the runner needs", role))
 		}
-		for _, stmt := range roleStatements(props) {
+		for _, stmt := range statements(props) {
 			actions := strs(stmt["Action"])
 			for _, a := range actions {
 				if !slices.Contains(allow, a) {

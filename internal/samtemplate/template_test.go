@@ -487,8 +487,10 @@ func checkS3Filters(s subject) []string {
 	return p
 }
 
-// statements lists the IAM statements of a function's Policies, looking
-// through Fn::If (both branches) and skipping AWS::NoValue.
+// statements lists the IAM statements of a resource's Policies — a SAM
+// function's (policy documents) or an IAM role's (PolicyDocument of each
+// inline policy) — looking through Fn::If (both branches) and skipping
+// AWS::NoValue.
 func statements(props map[string]any) []map[string]any {
 	var out []map[string]any
 	var walk func(any)
@@ -502,6 +504,10 @@ func statements(props map[string]any) []map[string]any {
 			if l, ok := x["Fn::If"].([]any); ok && len(l) == 3 {
 				walk(l[1])
 				walk(l[2])
+				return
+			}
+			if doc, ok := x["PolicyDocument"]; ok {
+				walk(doc)
 				return
 			}
 			if sts, ok := x["Statement"]; ok {
