@@ -44,17 +44,17 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	return s, nil
 }
 
-// NewPool creates a query function's pool on cfg, once per execution
-// environment: at most 2 connections (total = concurrency x 2), and exec
-// mode, which uses no named prepared statements, so that RDS Proxy can
-// multiplex without pinning. It connects lazily: a database that is down
-// at cold start fails requests with 503s, not the init.
-func NewPool(ctx context.Context, cfg db.Config, name string) (*pgxpool.Pool, error) {
-	return cfg.NewPool(ctx, db.Options{
+// poolOptions are a query function's, once per execution environment: at
+// most 2 connections (total = concurrency x 2), and exec mode, which uses
+// no named prepared statements, so that RDS Proxy can multiplex without
+// pinning. (The pool connects lazily: a database that is down at cold
+// start fails requests with 503s, not the init.)
+func poolOptions(name string) db.Options {
+	return db.Options{
 		MaxConns: 2,
 		ExecMode: pgx.QueryExecModeExec,
 		AppName:  "patientsync-api-" + name,
-	})
+	}
 }
 
 // Adapt serves h to API Gateway (payload 2.0).
@@ -76,12 +76,7 @@ func New(ctx context.Context, name string, routes []api.Route, getenv func(strin
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := db.ConfigFromEnv(getenv, db.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("database configuration: %w", err)
-	}
-	cfg.Log = log
-	pool, err := NewPool(ctx, cfg, name)
+	pool, err := db.PoolFromEnv(ctx, getenv, db.Reader, log, poolOptions(name))
 	if err != nil {
 		return nil, nil, err
 	}

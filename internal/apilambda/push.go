@@ -61,12 +61,7 @@ func NewPush(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	cfg, err := db.ConfigFromEnv(getenv, db.Writer)
-	if err != nil {
-		return nil, nil, fmt.Errorf("database configuration: %w", err)
-	}
-	cfg.Log = log
-	pool, err := cfg.NewPool(ctx, db.Options{MaxConns: 1, AppName: "patientsync-push", RuntimeParams: syncer.SessionParams()})
+	pool, err := db.PoolFromEnv(ctx, getenv, db.Writer, log, db.Options{MaxConns: 1, AppName: "patientsync-push", RuntimeParams: syncer.SessionParams()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -164,6 +164,18 @@ func splitHostPort(v string) (string, uint16, error) {
 	return host, uint16(n), nil
 }
 
+// PoolFromEnv is a Lambda function's pool: the connection ConfigFromEnv
+// reads for role, its warnings to log, connecting lazily (NewPool), so that
+// a database that is down at cold start fails invocations, not the init.
+func PoolFromEnv(ctx context.Context, getenv func(string) string, role Role, log *slog.Logger, o Options) (*pgxpool.Pool, error) {
+	c, err := ConfigFromEnv(getenv, role)
+	if err != nil {
+		return nil, fmt.Errorf("database configuration: %w", err)
+	}
+	c.Log = log
+	return c.NewPool(ctx, o)
+}
+
 // Open creates a pool on c and checks that the database answers.
 func (c Config) Open(ctx context.Context, o Options) (*pgxpool.Pool, error) {
 	pool, err := c.NewPool(ctx, o)
