@@ -1,15 +1,12 @@
 package testutil
 
 import (
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // Moto runs moto_server (every AWS service it implements, one endpoint) on
@@ -25,12 +22,7 @@ func Moto(t testing.TB) string {
 		}
 		t.Skip("moto_server is not installed (pip install 'moto[server]')")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	out := &LogBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -46,20 +38,12 @@ func Moto(t testing.TB) string {
 		<-exited
 	})
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	started := time.Now()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(endpoint + "/"); err == nil {
+	waitReady(t, "moto_server on "+endpoint, exited, out, func() error {
+		resp, err := http.Get(endpoint + "/")
+		if err == nil {
 			resp.Body.Close()
-			t.Logf("moto_server answered after %s", time.Since(started).Round(time.Millisecond))
-			return endpoint
 		}
-		select {
-		case <-exited:
-			t.Fatalf("moto_server exited: %s", strings.TrimSpace(out.String()))
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s within 30s: %s", endpoint, out.String())
-		}
-	}
+		return err
+	})
+	return endpoint
 }

@@ -2,13 +2,11 @@ package testutil
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -65,17 +63,11 @@ func PasswordPostgres(t testing.TB) string {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
 		return cmd
 	}
-	started := time.Now()
 	if out, err := run("initdb", "-D", data, "-U", "postgres", "--pwfile", pwfile, "--auth=scram-sha-256",
 		"--no-sync", "--no-instructions", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	cmd := run("postgres", "-D", data, "-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(port),
 		"-c", "unix_socket_directories="+dir, "-c", "ssl=off", "-c", "fsync=off", "-c", "max_connections=20",
 		"-c", "shared_buffers=16MB")
@@ -96,24 +88,16 @@ func PasswordPostgres(t testing.TB) string {
 		}
 	})
 	url := "postgres://postgres:" + password + "@127.0.0.1:" + strconv.Itoa(port) + "/postgres?sslmode=disable"
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	waitReady(t, "private PostgreSQL with scram-sha-256 on port "+strconv.Itoa(port), exited, logs, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		c, err := pgx.Connect(ctx, url)
-		cancel()
 		if err == nil {
 			_ = c.Close(context.Background())
-			t.Logf("private PostgreSQL with scram-sha-256 on port %d ready after %s", port, time.Since(started).Round(time.Millisecond))
-			return url
 		}
-		select {
-		case <-exited:
-			t.Fatalf("postgres exited: %s", strings.TrimSpace(logs.String()))
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("private postgres did not accept connections within 30s: %v\n%s", err, logs.String())
-		}
-	}
+		return err
+	})
+	return url
 }
 
 // postgresBinDir is the directory of initdb: on PATH, else the newest
