@@ -19,18 +19,16 @@ import (
 	"github.com/patientsync/patientsync/internal/testutil"
 )
 
-// TestSyncFromMoto runs `patientsync sync s3://...` against moto_server, an
-// S3 implementation this project did not write: a versioned bucket, a
-// plain and a gzipped snapshot, read by the SDK through AWS_ENDPOINT_URL.
-func TestSyncFromMoto(t *testing.T) {
-	t.Parallel()
+// motoBucket starts moto_server with a versioned bucket and returns its
+// endpoint and a client for it.
+func motoBucket(t *testing.T, bucket string) (string, *s3.Client) {
+	t.Helper()
 	endpoint := testutil.Moto(t)
 	ctx := context.Background()
 	client := s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
 	})
-	const bucket = "clinic-exports"
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +36,17 @@ func TestSyncFromMoto(t *testing.T) {
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
 		t.Fatal(err)
 	}
+	return endpoint, client
+}
+
+// TestSyncFromMoto runs `patientsync sync s3://...` against moto_server, an
+// S3 implementation this project did not write: a versioned bucket, a
+// plain and a gzipped snapshot, read by the SDK through AWS_ENDPOINT_URL.
+func TestSyncFromMoto(t *testing.T) {
+	t.Parallel()
+	const bucket = "clinic-exports"
+	endpoint, client := motoBucket(t, bucket)
+	ctx := context.Background()
 	root := testutil.RepoRoot(t)
 	patients, err := os.ReadFile(filepath.Join(root, "testdata", "patients.json"))
 	if err != nil {
@@ -127,20 +136,9 @@ func motoEnv(t *testing.T, endpoint string) []string {
 // version that is a bad file is recorded as failed and exits non-zero.
 func TestSyncVersionWithSecretFromMoto(t *testing.T) {
 	t.Parallel()
-	endpoint := testutil.Moto(t)
-	ctx := context.Background()
-	client := s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
 	const bucket = "clinic-exports"
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
-		t.Fatal(err)
-	}
+	endpoint, client := motoBucket(t, bucket)
+	ctx := context.Background()
 	patients, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "testdata", "patients.json"))
 	if err != nil {
 		t.Fatal(err)
