@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"os"
 	"path/filepath"
@@ -56,16 +55,8 @@ func TestSyncFromMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	if _, err := zw.Write(payments); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
 	versions := map[string]string{}
-	for key, body := range map[string][]byte{"patients.json": patients, "payments.json.gz": gz.Bytes()} {
+	for key, body := range map[string][]byte{"patients.json": patients, "payments.json.gz": testutil.Gzip(payments)} {
 		out, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
 		if err != nil {
 			t.Fatal(err)

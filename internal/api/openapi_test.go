@@ -506,7 +506,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	// Pushes: applied, gzip, rejected, refused.
 	do(e.h, api.PushPatients, "push patients", "POST", "/patients", patients)
 	want(200)
-	do(e.h, api.PushPayments, "push payments gzip", "POST", "/payments", gzipBytes(payments), "Content-Encoding", "gzip")
+	do(e.h, api.PushPayments, "push payments gzip", "POST", "/payments", testutil.Gzip(payments), "Content-Encoding", "gzip")
 	want(200)
 	do(e.h, api.PushPayments, "push invalid payments", "POST", "/payments", []byte(`[{"externalId":"x","patientId":"1","amount":"abc"}]`))
 	want(422)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/patientsync/patientsync/internal/api"
 	"github.com/patientsync/patientsync/internal/syncer"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 // pushEnv is a handler serving every route, pushes applied by a real
@@ -89,14 +90,6 @@ func (e *pushEnv) count(sql string) int {
 	return n
 }
 
-func gzipBytes(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
-}
-
 // TestPush: a snapshot POSTed is applied like a file: the same run, guards
 // and metrics; every refusal is a 4xx problem that names what to do.
 func TestPush(t *testing.T) {
@@ -114,7 +107,7 @@ func TestPush(t *testing.T) {
 	if !strings.Contains(e.metrics.String(), `"SnapshotsApplied":1`) || !strings.Contains(e.metrics.String(), `"runId":`+strconv.FormatInt(run.ID, 10)) {
 		t.Errorf("no metrics line for run %d: %s", run.ID, e.metrics)
 	}
-	run = e.run(e.post("/payments", gzipBytes(payments), "Content-Encoding", "gzip", "Content-Type", "application/json; charset=utf-8"))
+	run = e.run(e.post("/payments", testutil.Gzip(payments), "Content-Encoding", "gzip", "Content-Type", "application/json; charset=utf-8"))
 	if run.Status != "succeeded" || run.Inserted == 0 {
 		t.Fatalf("gzip push: %+v", run)
 	}

@@ -52,14 +52,6 @@ func gzipBomb(t testing.TB, n int64) io.Reader {
 	return io.MultiReader(parts...)
 }
 
-func gz(s string) []byte {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	_, _ = zw.Write([]byte(s))
-	_ = zw.Close()
-	return b.Bytes()
-}
-
 // TestDecoderMemoryIsBounded feeds hostile streams of gigabytes through the
 // decoder and holds its live heap to a fixed budget, whatever the input.
 func TestDecoderMemoryIsBounded(t *testing.T) {
@@ -111,7 +103,7 @@ func TestDecoderMemoryIsBounded(t *testing.T) {
 			wantErr: "nested deeper than"},
 		{name: "gzip of 2 GiB of blanks", entity: snapshot.Patients, gzip: true,
 			input: func() io.Reader {
-				return io.MultiReader(bytes.NewReader(gz("["+okPatient+",")), gzipBomb(t, 2*GiB), bytes.NewReader(gz(okPatient+"]")))
+				return io.MultiReader(bytes.NewReader(testutil.Gzip([]byte("["+okPatient+","))), gzipBomb(t, 2*GiB), bytes.NewReader(testutil.Gzip([]byte(okPatient+"]"))))
 			},
 			want: []string{"", ""}},
 	}

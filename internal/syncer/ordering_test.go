@@ -1,8 +1,6 @@
 package syncer_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"github.com/patientsync/patientsync/internal/snapgen"
 	"github.com/patientsync/patientsync/internal/snapshot"
 	"github.com/patientsync/patientsync/internal/syncer"
+	"github.com/patientsync/patientsync/internal/testutil"
 )
 
 func TestS3IdentityIdempotencyAndOrder(t *testing.T) {
@@ -65,12 +64,8 @@ func TestS3IdentityIdempotencyAndOrder(t *testing.T) {
 func TestGzipSnapshot(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write([]byte(readFile(t, samplePayments)))
-	_ = zw.Close()
 	path := filepath.Join(t.TempDir(), "payments-2026.json.gz")
-	if err := os.WriteFile(path, gz.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, testutil.Gzip([]byte(readFile(t, samplePayments))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if run := e.syncFile(path); run.Inserted != 9 {

@@ -2,7 +2,6 @@ package synclambda_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -145,14 +144,6 @@ func sample(t *testing.T, name string) []byte {
 	return b
 }
 
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
-}
-
 func TestSampleEvents(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -160,7 +151,7 @@ func TestSampleEvents(t *testing.T) {
 	if err := f.invoke(patients); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.invoke(f.event("s3-put-payments-gz.json", func(string) []byte { return gz(sample(t, "payments.json")) })); err != nil {
+	if err := f.invoke(f.event("s3-put-payments-gz.json", func(string) []byte { return testutil.Gzip(sample(t, "payments.json")) })); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.count("SELECT count(*) FROM patients WHERE deleted IS NULL"); n != 4 {
