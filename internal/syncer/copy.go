@@ -24,8 +24,10 @@ type copyStream struct {
 	buf  []byte // encoded, from off on not yet read
 	off  int
 	sum  contentSum
-	done bool
-	err  error // the decoder's, when it stopped the stream
+	// valid counts the valid records staged (duplicates included).
+	valid int64
+	done  bool
+	err   error // the decoder's, when it stopped the stream
 }
 
 // copyChunk is how much is encoded between reads.
@@ -83,6 +85,9 @@ func (c *copyStream) fill() {
 		h := c.dups.hash(r.ExternalID)
 		c.dups.add(h)
 		valid := r.Invalid == nil
+		if valid {
+			c.valid++
+		}
 		c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(len(stagePrefix)+len(c.ent.stageColumns)))
 		c.buf = appendInt8(c.buf, r.Index)
 		idAt := len(c.buf)

@@ -27,10 +27,13 @@ type dupFilter struct {
 }
 
 const (
-	dupFilterBits       = 1 << 28
-	dupFilterCandidates = 2 << 20 // 16 MiB of hashes
-	dupBatch            = 128
+	dupFilterBits = 1 << 28
+	dupBatch      = 128
 )
+
+// dupFilterCandidates bounds the candidates kept (16 MiB of hashes); a var
+// so that the tests can make it overflow.
+var dupFilterCandidates = 2 << 20
 
 func newDupFilter() *dupFilter {
 	f := &dupFilter{seed: maphash.MakeSeed()}

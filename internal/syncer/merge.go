@@ -66,10 +66,7 @@ func (m *merger) merge(ctx context.Context) error {
 		}
 	}
 
-	var staged int64
-	if err := m.tx.QueryRow(ctx, "SELECT count(*) FILTER (WHERE valid) FROM stage").Scan(&staged); err != nil {
-		return fmt.Errorf("count staged rows: %w", err)
-	}
+	staged := m.staged
 	var ins, upd, res, del int64
 	if m.firstLoad {
 		ins = staged
@@ -227,22 +224,41 @@ func (m *merger) swapBuilt(ctx context.Context) error {
 // repeated externalId is dropped. Only the rows whose hash is a
 // candidate's can repeat, unless the filter overflowed.
 func (m *merger) dedupe(ctx context.Context) error {
-	var err error
+	var del string
+	var args []any
 	switch {
 	case m.dups.overflow:
-		m.res.Duplicates, err = m.exec(ctx, "remove duplicates", `
-			DELETE FROM stage s USING (
-				SELECT external_id, max(ord) AS keep FROM stage GROUP BY external_id HAVING count(*) > 1) d
-			WHERE s.external_id = d.external_id AND s.ord < d.keep`)
+		del = `
+			d AS (DELETE FROM stage s USING (
+			        SELECT external_id, max(ord) AS keep FROM stage GROUP BY external_id HAVING count(*) > 1) k
+			      WHERE s.external_id = k.external_id AND s.ord < k.keep RETURNING s.valid)`
 	case len(m.dups.candidates) > 0:
-		m.res.Duplicates, err = m.exec(ctx, "remove duplicates among candidates", `
-			DELETE FROM stage s USING (
-				SELECT external_id, max(ord) AS keep FROM stage WHERE h = ANY($1::bigint[])
-				GROUP BY external_id HAVING count(*) > 1) d
-			WHERE s.h = ANY($1::bigint[]) AND s.external_id = d.external_id AND s.ord < d.keep`, m.dups.candidates)
+		// One scan of the staging table: the candidates' rows are collected
+		// once, and the earlier occurrences are deleted by their ctid (a
+		// second scan cost 0.2 s at 3M rows, seconds at 30M).
+		del = `
+			c AS MATERIALIZED (SELECT ctid AS row, external_id, ord FROM stage WHERE h = ANY($1::bigint[])),
+			k AS (SELECT external_id, max(ord) AS keep FROM c GROUP BY external_id HAVING count(*) > 1),
+			d AS (DELETE FROM stage s USING c JOIN k ON k.external_id = c.external_id
+			      WHERE s.ctid = c.row AND c.ord < k.keep RETURNING s.valid)`
+		args = append(args, m.dups.candidates)
 	}
 	m.dups = nil
-	return err
+	if del == "" {
+		return nil
+	}
+	// The rows dropped, and how many of them were valid: the count of valid
+	// staged rows stays known without reading the staging table again.
+	start := time.Now()
+	var validDropped int64
+	err := m.tx.QueryRow(ctx, "WITH "+del+" SELECT count(*), count(*) FILTER (WHERE valid) FROM d", args...).
+		Scan(&m.res.Duplicates, &validDropped)
+	if err != nil {
+		return fmt.Errorf("remove duplicates: %w", err)
+	}
+	m.staged -= validDropped
+	m.log.Debug("sync step", "step", "remove duplicates", "rows", m.res.Duplicates, "seconds", time.Since(start).Seconds())
+	return nil
 }
 
 // guardDeletes refuses a snapshot that would soft-delete too much at once:

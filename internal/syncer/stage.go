@@ -23,6 +23,7 @@ type merger struct {
 	log  *slog.Logger
 	dups *dupFilter
 
+	staged    int64                 // valid rows in stage: after stage, then after dedupe
 	firstLoad bool                  // the target was empty
 	built     bool                  // the target is being built anew, in <table>_build
 	builds    map[string]tableShape // tables built anew, to swap in at the end
@@ -53,6 +54,7 @@ func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker
 	_, err := m.tx.Conn().PgConn().CopyFrom(ctx, src, copySQL)
 	m.res.Received = dec.Received()
 	m.res.ContentHash = src.sum.String()
+	m.staged = src.valid
 	m.log.Debug("sync step", "step", "copy into staging", "rows", m.res.Received, "bytes", dec.Offset(), "seconds", time.Since(start).Seconds())
 	if tracker.err != nil {
 		return fmt.Errorf("read snapshot: %w", tracker.err)

@@ -141,24 +141,44 @@ func TestUpdateDeleteRestore(t *testing.T) {
 	}
 }
 
+// Not parallel: one case changes the duplicate filter's candidate limit.
 func TestDuplicatesLastOccurrenceWins(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	run := e.sync("payments.json", `[
-		{"amount": 1.00, "patientId": "1", "externalId": "9"},
-		{"amount": 2.00, "patientId": "1", "externalId": "8"},
-		{"amount": 3.00, "patientId": "2", "externalId": "9"},
-		{"amount": 4.00, "patientId": "3", "externalId": "9"}]`)
-	if run.Duplicates != 2 || run.Inserted != 2 {
-		t.Fatalf("run = %+v", run)
-	}
-	p := e.payments()
-	if p["9"].Amount != "4.00" || p["9"].PatientExternalID != "3" {
-		t.Fatalf("payment 9 = %+v, want the last occurrence", p["9"])
-	}
-	var dups int64
-	if err := e.pool.QueryRow(context.Background(), "SELECT duplicates FROM sync_runs ORDER BY id DESC LIMIT 1").Scan(&dups); err != nil || dups != 2 {
-		t.Fatalf("sync_runs.duplicates = %d, %v", dups, err)
+	for _, tc := range []struct {
+		name  string
+		limit int // candidates the filter keeps; 0: the default
+	}{
+		{"among the filter's candidates", 0},
+		{"filter overflowed: the whole staging table", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.limit > 0 {
+				defer syncer.SetDupCandidateLimit(tc.limit)()
+			}
+			e := newEnv(t, func(c *syncer.Config) { c.MaxInvalidShare = 1 })
+			e.sync("payments.json", `[{"amount": 7.00, "patientId": "1", "externalId": "6"}]`)
+			// 9 three times, the last wins; 6 (stored) twice, the last is
+			// invalid and leaves the stored row alone; 7 twice, the first invalid.
+			run := e.sync("payments.json", `[
+				{"amount": 1.00, "patientId": "1", "externalId": "9"},
+				{"amount": 7.00, "patientId": "1", "externalId": "6"},
+				{"amount": 2.00, "patientId": "1", "externalId": "8"},
+				{"amount": "x", "patientId": "1", "externalId": "7"},
+				{"amount": 3.00, "patientId": "2", "externalId": "9"},
+				{"amount": 1.00, "patientId": "1", "externalId": "7"},
+				{"amount": 4.00, "patientId": "3", "externalId": "9"},
+				{"amount": "y", "patientId": "1", "externalId": "6"}]`)
+			if run.Duplicates != 4 || run.Inserted != 3 || run.Invalid != 2 || run.Unchanged != 0 || run.Deleted != 0 {
+				t.Fatalf("run = %+v", run)
+			}
+			p := e.payments()
+			if p["9"].Amount != "4.00" || p["9"].PatientExternalID != "3" || p["7"].Amount != "1.00" || p["6"].Amount != "7.00" {
+				t.Fatalf("payments = %+v, want the last occurrences (and 6 as it was)", p)
+			}
+			var dups int64
+			if err := e.pool.QueryRow(context.Background(), "SELECT duplicates FROM sync_runs ORDER BY id DESC LIMIT 1").Scan(&dups); err != nil || dups != 4 {
+				t.Fatalf("sync_runs.duplicates = %d, %v", dups, err)
+			}
+		})
 	}
 }
 
