@@ -56,7 +56,11 @@ func (m *merger) merge(ctx context.Context) error {
 		return fmt.Errorf("inspect %s: %w", m.ent.name, err)
 	}
 	if !m.firstLoad {
-		if _, err := m.exec(ctx, "diff snapshot", "CREATE TEMP TABLE changes ON COMMIT DROP AS "+m.ent.diff); err != nil {
+		// In target_id order, the updates and soft deletes that follow
+		// reach the stored rows (and their primary key) in the order of
+		// their ids, which is their order in a table built or loaded
+		// anew, instead of at random.
+		if _, err := m.exec(ctx, "diff snapshot", "CREATE TEMP TABLE changes ON COMMIT DROP AS "+m.ent.diff+" ORDER BY target_id"); err != nil {
 			return err
 		}
 		// Usually small: with statistics the planner applies it through
