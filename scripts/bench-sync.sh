@@ -12,6 +12,8 @@
 # kept between runs), BENCH_DB, BENCH_FLOORS (unindexed indexed bulk),
 # BENCH_SUMMARY (a file for the phase seconds, for bench-scale), BENCH_ADDR,
 # BENCH_VACUUM (1: vacuum between the no-op and the drift re-sync, see below).
+# Each sync's log is kept in BENCH_DIR/sync-PHASE-ENTITY.log; LOG_LEVEL=DEBUG
+# puts every step's seconds in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=${BENCH_PATIENTS:-1000000}
@@ -60,6 +62,7 @@ sync_one() { # phase file -> prints a result line
   $cli probe -c 2 -rate 20 "http://$addr/patients?limit=100" "http://$addr/payments?limit=100" >"$dir/probe.out" 2>&1 &
   probe=$!
   out=$(DATABASE_URL=$url $cli sync "$file" 2>&1)
+  printf '%s\n' "$out" >"$dir/sync-$phase-$name.log"
   kill -INT "$probe"; wait "$probe" || true
   reader=$(sed -n 's/.*errors=\([0-9]*\).* p99_ms=\([0-9.]*\) max_ms=\([0-9.]*\).*/reader p99 \2 ms, max \3 ms, errors \1/p' "$dir/probe.out")
   secs=$(sed -n 's/.* in \([0-9.]*\)s$/\1/p' <<<"$out" | head -1)
