@@ -126,8 +126,8 @@ const (
 	// patient_id is the patient with the payment's patient external id
 	// whenever one exists), in a query that, unlike an INSERT, may run in
 	// parallel. Summed as integer cents (exact: amounts have two decimals),
-	// whose aggregate state is far cheaper than numeric's (2.1 s instead of
-	// 3.3 s for 3M payments).
+	// whose aggregate state is cheaper than numeric's (at 3M payments a
+	// median of 2.66 s instead of 3.05 s over five runs each).
 	totalsFromBuild = `
 		CREATE TEMP TABLE totals ON COMMIT DROP AS
 		SELECT patient_id, sum((amount * 100)::bigint) AS cents, count(*) AS cnt
