@@ -44,12 +44,16 @@ var payments = entity{
 		SELECT c.external_id, c.amount, c.patient_external_id, p.id, now(), now()
 		FROM changes c LEFT JOIN patients p ON p.external_id = c.patient_external_id
 		WHERE c.action = 'i'`,
+	// A change that keeps its patient keeps its link; only the others look
+	// their patient up (half of the updates of a typical drift, each a
+	// random probe of the patients' external id index).
 	update: `
 		UPDATE payments t SET amount = c.amount, patient_external_id = c.patient_external_id,
-		       patient_id = c.patient_id, updated = now(), deleted = NULL
-		FROM (SELECT c.*, p.id AS patient_id FROM changes c LEFT JOIN patients p ON p.external_id = c.patient_external_id
-		      WHERE c.action IN ('u', 'r')) c
-		WHERE t.id = c.target_id`,
+		       patient_id = CASE WHEN c.patient_external_id = t.patient_external_id THEN t.patient_id
+		                         ELSE (SELECT p.id FROM patients p WHERE p.external_id = c.patient_external_id) END,
+		       updated = now(), deleted = NULL
+		FROM changes c
+		WHERE c.action IN ('u', 'r') AND t.id = c.target_id`,
 	delete: `UPDATE payments t SET deleted = now() FROM changes c WHERE c.action = 'd' AND t.id = c.target_id`,
 	firstLoad: `
 		INSERT INTO payments (external_id, amount, patient_external_id, patient_id, created, updated)
