@@ -80,11 +80,11 @@ func (m *merger) merge(ctx context.Context) error {
 	).Scan(&ins, &upd, &res, &del); err != nil {
 		return fmt.Errorf("count changes: %w", err)
 	}
-	if err := m.guardDeletes(ctx, del); err != nil {
-		return err
-	}
 	m.res.Inserted, m.res.Updated, m.res.Restored, m.res.Deleted = ins, upd, res, del
 	m.res.Unchanged = staged - ins - upd - res
+	if err := m.guardDeletes(ctx); err != nil {
+		return err
+	}
 
 	bulk, err := m.bulk(ctx, m.ent.table, ins+upd+res+del)
 	if err != nil {
@@ -271,15 +271,22 @@ func (m *merger) dedupe(ctx context.Context) error {
 
 // guardDeletes refuses a snapshot that would soft-delete too much at once:
 // an empty or truncated export must not wipe the database.
-func (m *merger) guardDeletes(ctx context.Context, del int64) error {
+func (m *merger) guardDeletes(ctx context.Context) error {
+	del := m.res.Deleted
 	if m.cfg.AllowMassDelete || del == 0 || del < m.cfg.MinDeletes {
+		return nil
+	}
+	share := m.cfg.MaxDeleteShare
+	// The rows the diff met live (kept, updated or deleted) are at most
+	// the live rows: when the deletes are within the share of those, the
+	// live rows need no count (a scan of the whole table).
+	if float64(del) <= share*float64(m.res.Unchanged+m.res.Updated+del) {
 		return nil
 	}
 	var live int64
 	if err := m.tx.QueryRow(ctx, m.ent.countLive).Scan(&live); err != nil {
 		return fmt.Errorf("count live %s: %w", m.ent.name, err)
 	}
-	share := m.cfg.MaxDeleteShare
 	if float64(del) > share*float64(live) {
 		return Rejectf(CodeMassDelete, "mass-deletion guard: the snapshot would delete %d of %d live %s (more than %.4g%%); %s",
 			del, live, m.ent.name, share*100, m.cfg.MassDeleteHint)

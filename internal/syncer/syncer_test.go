@@ -300,6 +300,27 @@ func TestMassDeletionGuard(t *testing.T) {
 	if fmt.Sprint(e.payments()) != fmt.Sprint(before) {
 		t.Fatal("a guarded snapshot changed payments")
 	}
+	// Invalid records protect their rows without being met live by the
+	// diff: 15 deletes of 30 live rows are within the share (50%), though
+	// above half the 18 rows the diff met live (3 kept, 15 deleted).
+	protected := newEnv(t, func(c *syncer.Config) { c.MaxInvalidShare = 1 })
+	protected.sync("payments.json", full)
+	var p strings.Builder
+	p.WriteString("[")
+	for i := range 15 {
+		if i > 0 {
+			p.WriteString(",")
+		}
+		if i < 3 {
+			fmt.Fprintf(&p, `{"amount": %d, "patientId": "1", "externalId": "%d"}`, i+1, i)
+		} else {
+			fmt.Fprintf(&p, `{"amount": "bad", "patientId": "1", "externalId": "%d"}`, i)
+		}
+	}
+	p.WriteString("]")
+	if run := protected.sync("payments.json", p.String()); run.Deleted != 15 || run.Unchanged != 3 || run.Invalid != 12 {
+		t.Fatalf("protected run = %+v", run)
+	}
 	// Deleting fewer than the minimum (10) passes whatever the share.
 	small := newEnv(t)
 	small.syncFile(samplePayments)
