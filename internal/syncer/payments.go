@@ -39,11 +39,14 @@ var payments = entity{
 
 	// Row by row. patient_id links to the patient with that external id,
 	// deleted or not.
+	// In patient external id order, the patient lookups and the entries of
+	// the payments' patient index go in index order (150k new payments
+	// into 30M: 3.1 s instead of 4.5-5.5 s).
 	insert: `
 		INSERT INTO payments (external_id, amount, patient_external_id, patient_id, created, updated)
 		SELECT c.external_id, c.amount, c.patient_external_id, p.id, now(), now()
 		FROM changes c LEFT JOIN patients p ON p.external_id = c.patient_external_id
-		WHERE c.action = 'i'`,
+		WHERE c.action = 'i' ORDER BY c.patient_external_id`,
 	// A change that keeps its patient keeps its link; only the others look
 	// their patient up (half of the updates of a typical drift, each a
 	// random probe of the patients' external id index).
