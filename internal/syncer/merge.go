@@ -57,9 +57,9 @@ func (m *merger) merge(ctx context.Context) error {
 	}
 	if !m.firstLoad {
 		// In target_id order, the updates and soft deletes that follow
-		// reach the stored rows (and their primary key) in the order of
-		// their ids, which is their order in a table built or loaded
-		// anew, instead of at random.
+		// walk the primary key in its order (and the table too where its
+		// rows lie in id order, as payments' do after a build) instead of
+		// at random.
 		if _, err := m.exec(ctx, "diff snapshot", "CREATE TEMP TABLE changes ON COMMIT DROP AS "+m.ent.diff+" ORDER BY target_id"); err != nil {
 			return err
 		}

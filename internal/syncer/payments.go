@@ -38,10 +38,10 @@ var payments = entity{
 		                IS DISTINCT FROM (s.amount, s.patient_external_id) END`,
 
 	// Row by row. patient_id links to the patient with that external id,
-	// deleted or not.
-	// In patient external id order, the patient lookups and the entries of
-	// the payments' patient index go in index order (150k new payments
-	// into 30M: 3.1 s instead of 4.5-5.5 s).
+	// deleted or not. New payments go in in patient external id order: the
+	// patient lookups and the entries of the payments' patient index then
+	// follow the indexes' order (150k new payments into 30M: 3.1 s instead
+	// of 4.5-5.5 s).
 	insert: `
 		INSERT INTO payments (external_id, amount, patient_external_id, patient_id, created, updated)
 		SELECT c.external_id, c.amount, c.patient_external_id, p.id, now(), now()
