@@ -40,16 +40,15 @@ func (m *merger) merge(ctx context.Context) error {
 	if _, err := m.exec(ctx, "wait for a concurrent merge", "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), int32(lockMerge)); err != nil {
 		return err
 	}
+	if identical, err := m.identical(ctx); err != nil || identical {
+		return err
+	}
 	if err := m.dedupe(ctx); err != nil {
 		return err
 	}
 	// Autovacuum never analyzes temp tables; the join plans need the numbers.
 	// A small sample is enough for row counts and join estimates.
 	if _, err := m.exec(ctx, "analyze staging", "SET LOCAL default_statistics_target = 10; ANALYZE stage"); err != nil {
-		return err
-	}
-
-	if identical, err := m.identical(ctx); err != nil || identical {
 		return err
 	}
 	if err := m.tx.QueryRow(ctx, m.ent.isEmpty).Scan(&m.firstLoad); err != nil {
@@ -112,16 +111,18 @@ func (m *merger) merge(ctx context.Context) error {
 // its entity said (any source: each is the entity's whole state), and then
 // records it as changing nothing: the tables are that snapshot's result,
 // and only syncs of the entity write its columns. Repeated ids make the
-// order matter, and are diffed.
+// order matter, and are diffed. It runs before the duplicates are looked
+// for: the same records as a snapshot without repeated ids repeat none.
 func (m *merger) identical(ctx context.Context) (bool, error) {
-	if !m.cfg.SkipIdentical || m.res.Duplicates > 0 {
+	if !m.cfg.SkipIdentical {
 		return false, nil
 	}
 	var last *string
+	var lastDups int64
 	err := m.tx.QueryRow(ctx, `
-		SELECT content_hash FROM sync_runs WHERE entity = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1`,
-		string(m.ent.name)).Scan(&last)
-	if errors.Is(err, pgx.ErrNoRows) || err == nil && (last == nil || *last != m.res.ContentHash) {
+		SELECT content_hash, duplicates FROM sync_runs WHERE entity = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1`,
+		string(m.ent.name)).Scan(&last, &lastDups)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && (last == nil || *last != m.res.ContentHash || lastDups > 0) {
 		return false, nil
 	}
 	if err != nil {

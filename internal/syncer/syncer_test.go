@@ -456,6 +456,13 @@ func TestIdenticalSnapshotsAreNotDiffed(t *testing.T) {
 	if changed.Identical || changed.Updated != 1 {
 		t.Fatalf("changed snapshot: %+v", changed)
 	}
+	// Repeated ids make the order matter: the same records in another
+	// order are diffed, and the last occurrence wins again.
+	e.sync("payments.json", `[{"amount": 1.00, "patientId": "1", "externalId": "9"},{"amount": 2.00, "patientId": "1", "externalId": "9"}]`)
+	swapped := e.sync("payments.json", `[{"amount": 2.00, "patientId": "1", "externalId": "9"},{"amount": 1.00, "patientId": "1", "externalId": "9"}]`)
+	if swapped.Identical || swapped.Duplicates != 1 || swapped.Updated != 1 || e.payments()["9"].Amount != "1.00" {
+		t.Fatalf("repeated ids in another order: %+v, payment 9 = %+v", swapped, e.payments()["9"])
+	}
 	// Without the shortcut, the same snapshot is diffed (and repairs a row
 	// changed outside syncs).
 	if _, err := e.pool.Exec(context.Background(), `UPDATE patients SET last_name = 'edited' WHERE external_id = '1'`); err != nil {
