@@ -254,3 +254,36 @@ func ids(t *testing.T, pool *pgxpool.Pool, table string) map[string]int64 {
 	}
 	return out
 }
+
+// A first load built anew numbers and lays out patients in external id
+// order, and the payments load that rebuilds them with their totals keeps
+// that order: later totals, reached through the external id index, are
+// then updated in table order.
+func TestFirstLoadLaysPatientsOutInExternalIDOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bulkThreshold)
+	base, _ := genFiles(t, snapgen.Options{Seed: 7, Patients: 3000, Payments: 9000})
+	check := func(when string) {
+		t.Helper()
+		// Read in table order (a sequential scan): ids and external ids
+		// must both ascend.
+		var rows, outOfOrder int
+		err := e.pool.QueryRow(context.Background(), `
+			SELECT count(*), count(*) FILTER (WHERE id < prev_id OR external_id < prev_ext)
+			FROM (SELECT id, external_id, lag(id) OVER w AS prev_id, lag(external_id) OVER w AS prev_ext
+			      FROM (SELECT id, external_id, ctid FROM patients) p WINDOW w AS (ORDER BY ctid)) x`).Scan(&rows, &outOfOrder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows != 3000 || outOfOrder != 0 {
+			t.Fatalf("%s: %d of %d patients out of external id order", when, outOfOrder, rows)
+		}
+	}
+	if run := e.syncFile(filepath.Join(base, "patients.json")); run.Inserted != 3000 {
+		t.Fatalf("patients: %+v", run)
+	}
+	check("after the first load")
+	e.syncFile(filepath.Join(base, "payments.json"))
+	check("after payments rebuilt patients with their totals")
+	e.checkInvariants()
+}

@@ -78,15 +78,21 @@ var patients = entity{
 		       FROM payments p JOIN changes n ON n.action = 'i' AND n.external_id = p.patient_external_id
 		       WHERE p.deleted IS NULL GROUP BY p.patient_external_id) a ON a.patient_external_id = c.external_id
 		WHERE c.action = 'i'`,
+	// A first load takes its ids, and lays its rows out, in external id
+	// order: the totals that every later payments sync moves are reached
+	// through the external id index, and with the table in the same order
+	// as the index they are updated in table order (715k totals at 10M
+	// patients: 15.6 s instead of 39.5 s with the rows in file order).
 	buildFirst: `
 		INSERT INTO patients_build (id, external_id, first_name, last_name, middle_name, date_of_birth,
 		                            payments_total, payments_count, created, updated, deleted)
-		SELECT $1 + s.ord, s.external_id, s.first_name, s.last_name, s.middle_name, s.date_of_birth,
-		       coalesce(a.total, 0), coalesce(a.cnt, 0), now(), now(), NULL
+		SELECT $1 + row_number() OVER (ORDER BY s.external_id) - 1, s.external_id, s.first_name, s.last_name,
+		       s.middle_name, s.date_of_birth, coalesce(a.total, 0), coalesce(a.cnt, 0), now(), now(), NULL
 		FROM stage s LEFT JOIN (
 		       SELECT patient_external_id, sum(amount) AS total, count(*) AS cnt
 		       FROM payments WHERE deleted IS NULL GROUP BY patient_external_id) a ON a.patient_external_id = s.external_id
-		WHERE s.valid`,
+		WHERE s.valid
+		ORDER BY s.external_id`,
 
 	after: patientsAfter,
 }
