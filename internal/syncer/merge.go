@@ -195,7 +195,8 @@ func (m *merger) build(ctx context.Context, table, fill string) error {
 		return err
 	}
 	if table == m.ent.table {
-		// New rows took ids up to nextID + their record index.
+		// New rows took ids below nextID + the records received (their record
+		// index, or their rank in a first load of patients).
 		sh.nextID += m.res.Received
 	}
 	if _, err := m.exec(ctx, "index settings", fmt.Sprintf("SET LOCAL maintenance_work_mem = '%s'", sanitizeSetting(m.cfg.MaintenanceWorkMem))); err != nil {
