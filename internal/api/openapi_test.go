@@ -624,22 +624,7 @@ func TestOpenAPIResponses(t *testing.T) {
 // busyPush pushes while another sync of the entity holds its lock: a 409.
 func busyPush(t *testing.T, e *pushEnv, op string, patients []byte) exchange {
 	t.Helper()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := e.s.Sync(context.Background(), syncer.Object{Entity: "patients", Source: "s3://b/patients.json",
-			Open: func(context.Context) (io.ReadCloser, syncer.Identity, error) { return pr, syncer.Identity{}, nil }})
-		done <- err
-	}()
-	if _, err := pw.Write(patients[:10]); err != nil { // the sync holds the lock and streams
-		t.Fatal(err)
-	}
-	rec := e.post("/patients", patients)
-	_, _ = pw.Write(patients[10:])
-	_ = pw.Close()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	rec := pushWhileSyncing(t, e, patients)
 	if rec.Code != http.StatusConflict {
 		t.Fatalf("push while a sync runs: %d %s", rec.Code, rec.Body)
 	}

@@ -209,6 +209,23 @@ func TestPushWhileASyncRuns(t *testing.T) {
 	t.Parallel()
 	e := newPushEnv(t, api.Config{}, func(c *syncer.Config) { c.LockTimeout = 300 * time.Millisecond })
 	patients, _ := os.ReadFile(samplePatients)
+	rec := pushWhileSyncing(t, e, patients)
+	p := problem(t, rec, http.StatusConflict)
+	ra, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+	if err != nil || ra < 1 || ra > 900 || !strings.Contains(p.Detail, "nothing was applied") {
+		t.Errorf("409: Retry-After %q, detail %q", rec.Header().Get("Retry-After"), p.Detail)
+	}
+	// Once it is done, the same push goes through.
+	if run := e.run(e.post("/patients", patients)); run.Status != "succeeded" {
+		t.Errorf("push after the sync: %+v", run)
+	}
+}
+
+// pushWhileSyncing pushes patients while a sync of patients holds the
+// entity's lock and streams, lets that sync finish, and returns the push's
+// response.
+func pushWhileSyncing(t *testing.T, e *pushEnv, patients []byte) *httptest.ResponseRecorder {
+	t.Helper()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -220,20 +237,12 @@ func TestPushWhileASyncRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := e.post("/patients", patients)
-	p := problem(t, rec, http.StatusConflict)
-	ra, err := strconv.Atoi(rec.Header().Get("Retry-After"))
-	if err != nil || ra < 1 || ra > 900 || !strings.Contains(p.Detail, "nothing was applied") {
-		t.Errorf("409: Retry-After %q, detail %q", rec.Header().Get("Retry-After"), p.Detail)
-	}
 	_, _ = pw.Write(patients[10:])
 	_ = pw.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// Once it is done, the same push goes through.
-	if run := e.run(e.post("/patients", patients)); run.Status != "succeeded" {
-		t.Errorf("push after the sync: %+v", run)
-	}
+	return rec
 }
 
 // TestHealth: 200 while the database answers, 503 when it does not.
