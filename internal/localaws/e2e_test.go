@@ -495,21 +495,25 @@ func (e *e2e) sameRows(before, after map[string]row, changed map[string]bool) {
 
 func (e *e2e) get(path string) (int, []byte) {
 	e.t.Helper()
-	resp, err := http.Get(e.stack.APIURL + path)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	return e.do(http.MethodGet, path, "", nil)
 }
 
 func (e *e2e) post(path, contentType string, body []byte) (int, []byte) {
 	e.t.Helper()
-	resp, err := http.Post(e.stack.APIURL+path, contentType, bytes.NewReader(body))
+	return e.do(http.MethodPost, path, contentType, bytes.NewReader(body))
+}
+
+// do sends one request to the stack's API and returns its status and body.
+func (e *e2e) do(method, path, contentType string, body io.Reader) (int, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.stack.APIURL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
