@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,24 +60,6 @@ func TestSizeOf(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects what a pseudo-terminal's reader goroutine reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSyncProgress syncs a snapshot that arrives slowly through a FIFO, so
 // that the sync is still reading after the first redraw interval: with
 // stderr on a pseudo-terminal, a progress line is drawn there, log records
@@ -107,7 +88,7 @@ func TestSyncProgress(t *testing.T) {
 			cmd := exec.Command(cli(t), "sync", fifo)
 			cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "LOG_LEVEL=DEBUG")
 			var stdout bytes.Buffer
-			stderr := &lockedBuffer{}
+			stderr := &testutil.LogBuffer{} // written by the pseudo-terminal's reader goroutine
 			cmd.Stdout = &stdout
 			readDone := make(chan struct{})
 			if onTTY {
