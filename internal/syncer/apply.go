@@ -58,6 +58,15 @@ func lockEntity(ctx context.Context, conn *pgxpool.Conn, key int32, timeout time
 // everything it writes, and the run's success, commit together or not at
 // all.
 func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Object, res *Result, log *slog.Logger) error {
+	// A first load is staged in the database, from which the tables are
+	// built; every other sync is diffed here (see diff.go). Only syncs of
+	// this entity, which wait for its lock, add or remove its rows, so the
+	// answer holds until the commit. Asked outside the transaction: it may
+	// lock no table before the merge lock (see lockMerge).
+	var firstLoad bool
+	if err := conn.QueryRow(ctx, ent.isEmpty).Scan(&firstLoad); err != nil {
+		return fmt.Errorf("inspect %s: %w", ent.name, err)
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -97,8 +106,13 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	}
 	defer closeGz()
 
-	m := &merger{tx: tx, ent: ent, res: res, cfg: s.cfg, log: log}
-	err = m.stage(ctx, r, tracker)
+	m := &merger{tx: tx, ent: ent, res: res, cfg: s.cfg, log: log, firstLoad: firstLoad}
+	if firstLoad {
+		err = m.stage(ctx, r, tracker)
+	} else {
+		err = m.diffSnapshot(ctx, r, tracker)
+		defer m.diff.remove()
+	}
 	res.BytesRead = tracker.n
 	if err != nil {
 		return err

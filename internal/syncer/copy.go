@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"time"
-
-	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
 // copyStream is the staging COPY's input: the snapshot's records encoded in
@@ -15,19 +13,12 @@ import (
 // parse on the server) keeps the Go side of the stream cheaper than the
 // server's.
 type copyStream struct {
-	dec  *snapshot.Decoder
-	ent  *entity
-	res  *Result
-	max  int // invalid records kept
+	src  *recordSource
 	dups *dupFilter
-	rec  snapshot.Record
 	buf  []byte // encoded, from off on not yet read
 	off  int
-	sum  contentSum
-	// valid counts the valid records staged (duplicates included).
-	valid int64
-	done  bool
-	err   error // the decoder's, when it stopped the stream
+	done bool
+	err  error // the decoder's, when it stopped the stream
 }
 
 // copyChunk is how much is encoded between reads.
@@ -52,14 +43,15 @@ func (c *copyStream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// fill encodes the next chunk of rows.
+// fill encodes the next chunk of rows, in stagePrefix's order and then the
+// entity's columns.
 func (c *copyStream) fill() {
 	c.buf, c.off = c.buf[:0], 0
-	if c.dec.Received() == 0 && !c.done {
+	if c.src.dec.Received() == 0 && !c.done {
 		c.buf = append(c.buf, copySignature...)
 	}
 	for len(c.buf) < copyChunk {
-		err := c.dec.Next(&c.rec)
+		r, err := c.src.next()
 		if errors.Is(err, io.EOF) {
 			c.dups.flush()
 			c.dups.release()
@@ -71,39 +63,12 @@ func (c *copyStream) fill() {
 			c.err, c.done = err, true
 			return
 		}
-		r := &c.rec
-		if r.Invalid != nil {
-			c.res.Invalid++
-			if len(c.res.InvalidRecords) < c.max {
-				c.res.InvalidRecords = append(c.res.InvalidRecords, *r.Invalid)
-			}
-			if r.ExternalID == "" {
-				c.sum.add(nil, nil)
-				continue // nothing to protect
-			}
-		}
 		h := c.dups.hash(r.ExternalID)
 		c.dups.add(h)
-		valid := r.Invalid == nil
-		if valid {
-			c.valid++
-		}
-		c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(len(stagePrefix)+len(c.ent.stageColumns)))
+		c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(len(stagePrefix)+len(c.src.ent.stageColumns)))
 		c.buf = appendInt8(c.buf, r.Index)
-		idAt := len(c.buf)
-		c.buf = appendText(c.buf, r.ExternalID)
-		idEnd := len(c.buf)
 		c.buf = appendInt8(c.buf, h)
-		valsAt := len(c.buf)
-		c.buf = appendBool(c.buf, valid)
-		if valid {
-			c.buf = c.ent.encode(c.buf, r)
-		} else {
-			for range c.ent.stageColumns {
-				c.buf = appendNull(c.buf)
-			}
-		}
-		c.sum.add(c.buf[idAt:idEnd], c.buf[valsAt:])
+		c.buf = c.src.appendKept(c.buf, r)
 	}
 }
 
@@ -159,6 +124,12 @@ func appendNumeric(b []byte, cents int64) []byte {
 	if fp != 0 {
 		digits[n] = uint16(fp * 100)
 		n++
+	}
+	// No trailing zero digits either (10000.00 is one digit, 1, at weight
+	// 1): the form PostgreSQL stores and sends, so that a staged amount and
+	// a stored one are equal exactly when their bytes are (see diff.go).
+	for n > 0 && digits[n-1] == 0 {
+		n--
 	}
 	if n == 0 {
 		weight = 0

@@ -12,8 +12,10 @@ import (
 // (no fragments spliced together), so that what runs can be read here.
 //
 // The merge reads two temporary tables: "stage", the snapshot (ord,
-// external_id, valid, then the entity's columns), and "changes", only what
-// differs from the target (action i(nsert), u(pdate), r(estore), d(elete)).
+// external_id, valid, then the entity's columns) on a first load, and
+// "changes" on every other sync: only what differs from the target (action
+// i(nsert), u(pdate), r(estore), d(elete)), as the diff found it (see
+// diff.go).
 type entity struct {
 	name  snapshot.Entity
 	table string
@@ -29,8 +31,14 @@ type entity struct {
 	isEmpty   string // one boolean: the target table has no rows
 	countLive string // one count: live rows of the target table
 
-	// diff selects the rows of changes from stage FULL JOIN the target.
-	diff string
+	// export sends the target's rows to the diff: id, external_id, whether
+	// deleted, then the stageColumns (binary COPY TO).
+	export string
+	// changesDDL declares the changes table: ord, external_id, target_id,
+	// action, the stageColumns, and old_ + the stageColumns when changesOld
+	// (the values a change replaces, for the totals).
+	changesDDL string
+	changesOld bool
 	// Row by row: insert, update and delete apply changes; firstLoad
 	// inserts every valid staged row into an empty target instead of
 	// diffing.

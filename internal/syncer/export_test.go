@@ -8,3 +8,13 @@ func SetDupCandidateLimit(n int) (restore func()) {
 	dupFilterCandidates = n
 	return func() { dupFilterCandidates = old }
 }
+
+// SetDiffPartitions sizes the diff's partitions for rows table rows and
+// holds at most bytes of snapshot records in memory at once (larger
+// partitions are split), until restore. Call it only from a test that is
+// not parallel, or from TestMain.
+func SetDiffPartitions(rows, bytes int64) (restore func()) {
+	oldRows, oldBytes := diffPartRows, diffMaxPartBytes
+	diffPartRows, diffMaxPartBytes = rows, bytes
+	return func() { diffPartRows, diffMaxPartBytes = oldRows, oldBytes }
+}

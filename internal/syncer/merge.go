@@ -33,54 +33,28 @@ func (m *merger) execAll(ctx context.Context, steps ...step) error {
 // row, or by building the table anew when the sync writes a large share of
 // it (see bulk.go).
 func (m *merger) merge(ctx context.Context) error {
-	// From here on the two entities' merges must not interleave: they read
-	// and write each other's tables (links and totals), and a rebuild swaps
-	// a table, which must not wait for a reader that waits for this lock.
-	// The staging before this runs in parallel.
-	if _, err := m.exec(ctx, "wait for a concurrent merge", "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), int32(lockMerge)); err != nil {
+	if err := m.lockMerge(ctx); err != nil {
 		return err
 	}
 	if identical, err := m.identical(ctx); err != nil || identical {
 		return err
 	}
-	if err := m.dedupe(ctx); err != nil {
-		return err
-	}
-	// Autovacuum never analyzes temp tables; the join plans need the numbers.
-	// A small sample is enough for row counts and join estimates.
-	if _, err := m.exec(ctx, "analyze staging", "SET LOCAL default_statistics_target = 10; ANALYZE stage"); err != nil {
-		return err
-	}
-	if err := m.tx.QueryRow(ctx, m.ent.isEmpty).Scan(&m.firstLoad); err != nil {
-		return fmt.Errorf("inspect %s: %w", m.ent.name, err)
-	}
-	if !m.firstLoad {
-		// In target_id order, the updates and soft deletes that follow
-		// walk the primary key in its order (and the table too where its
-		// rows lie in id order, as payments' do after a build) instead of
-		// at random.
-		if _, err := m.exec(ctx, "diff snapshot", "CREATE TEMP TABLE changes ON COMMIT DROP AS "+m.ent.diff+" ORDER BY target_id"); err != nil {
-			return err
-		}
-		// Usually small: with statistics the planner applies it through
-		// index lookups instead of scanning the target again.
-		if _, err := m.exec(ctx, "analyze changes", "ANALYZE changes"); err != nil {
-			return err
-		}
-	}
-
-	staged := m.staged
-	var ins, upd, res, del int64
 	if m.firstLoad {
-		ins = staged
-	} else if err := m.tx.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE action = 'i'), count(*) FILTER (WHERE action = 'u'),
-		       count(*) FILTER (WHERE action = 'r'), count(*) FILTER (WHERE action = 'd') FROM changes`,
-	).Scan(&ins, &upd, &res, &del); err != nil {
-		return fmt.Errorf("count changes: %w", err)
+		if err := m.dedupe(ctx); err != nil {
+			return err
+		}
+		// Autovacuum never analyzes temp tables; the join plans need the
+		// numbers. A small sample is enough for row counts and join
+		// estimates.
+		if _, err := m.exec(ctx, "analyze staging", "SET LOCAL default_statistics_target = 10; ANALYZE stage"); err != nil {
+			return err
+		}
+		m.res.Inserted = m.staged
+	} else if err := m.diffChanges(ctx); err != nil {
+		return err
 	}
-	m.res.Inserted, m.res.Updated, m.res.Restored, m.res.Deleted = ins, upd, res, del
-	m.res.Unchanged = staged - ins - upd - res
+	ins, upd, res, del := m.res.Inserted, m.res.Updated, m.res.Restored, m.res.Deleted
+	m.res.Unchanged = m.staged - ins - upd - res
 	if err := m.guardDeletes(ctx); err != nil {
 		return err
 	}
@@ -105,6 +79,23 @@ func (m *merger) merge(ctx context.Context) error {
 		return err
 	}
 	return m.swapBuilt(ctx)
+}
+
+// lockMerge takes the merge lock, once: from then on the two entities'
+// merges must not interleave. They read and write each other's tables
+// (links and totals), and a rebuild swaps a table, which must not wait for
+// a reader that waits for this lock: a sync touches neither table before
+// (its transaction would hold a lock on it until the end). The staging or
+// partitioning of the snapshot before runs in parallel.
+func (m *merger) lockMerge(ctx context.Context) error {
+	if m.mergeLocked {
+		return nil
+	}
+	if _, err := m.exec(ctx, "wait for a concurrent merge", "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), int32(lockMerge)); err != nil {
+		return err
+	}
+	m.mergeLocked = true
+	return nil
 }
 
 // identical reports whether the snapshot says what the last one applied to

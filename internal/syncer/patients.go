@@ -27,18 +27,10 @@ var patients = entity{
 	isEmpty:   `SELECT NOT EXISTS (SELECT 1 FROM patients)`,
 	countLive: `SELECT count(*) FROM patients WHERE deleted IS NULL`,
 
-	diff: `
-		SELECT s.ord, coalesce(s.external_id, t.external_id) AS external_id,
-		       s.first_name, s.last_name, s.middle_name, s.date_of_birth, t.id AS target_id,
-		       CASE WHEN t.id IS NULL THEN 'i' WHEN s.ord IS NULL THEN 'd'
-		            WHEN t.deleted IS NOT NULL THEN 'r' ELSE 'u' END AS action
-		FROM stage s FULL JOIN patients t ON t.external_id = s.external_id
-		WHERE CASE WHEN t.id IS NULL THEN s.valid
-		           WHEN s.ord IS NULL THEN t.deleted IS NULL
-		           WHEN NOT s.valid THEN false
-		           WHEN t.deleted IS NOT NULL THEN true
-		           ELSE (t.first_name, t.last_name, t.middle_name, t.date_of_birth)
-		                IS DISTINCT FROM (s.first_name, s.last_name, s.middle_name, s.date_of_birth) END`,
+	export: `COPY (SELECT id, external_id, deleted IS NOT NULL, first_name, last_name, middle_name, date_of_birth FROM patients)
+		TO STDOUT (FORMAT binary)`,
+	changesDDL: `ord bigint, external_id text COLLATE "C" NOT NULL, target_id bigint, action text NOT NULL,
+		first_name text, last_name text, middle_name text, date_of_birth date`,
 
 	// Row by row.
 	insert: `

@@ -23,19 +23,11 @@ var payments = entity{
 	isEmpty:   `SELECT NOT EXISTS (SELECT 1 FROM payments)`,
 	countLive: `SELECT count(*) FROM payments WHERE deleted IS NULL`,
 
-	diff: `
-		SELECT s.ord, coalesce(s.external_id, t.external_id) AS external_id,
-		       s.amount, s.patient_external_id, t.id AS target_id,
-		       t.amount AS old_amount, t.patient_external_id AS old_patient_external_id,
-		       CASE WHEN t.id IS NULL THEN 'i' WHEN s.ord IS NULL THEN 'd'
-		            WHEN t.deleted IS NOT NULL THEN 'r' ELSE 'u' END AS action
-		FROM stage s FULL JOIN payments t ON t.external_id = s.external_id
-		WHERE CASE WHEN t.id IS NULL THEN s.valid
-		           WHEN s.ord IS NULL THEN t.deleted IS NULL
-		           WHEN NOT s.valid THEN false
-		           WHEN t.deleted IS NOT NULL THEN true
-		           ELSE (t.amount, t.patient_external_id)
-		                IS DISTINCT FROM (s.amount, s.patient_external_id) END`,
+	export: `COPY (SELECT id, external_id, deleted IS NOT NULL, amount, patient_external_id FROM payments) TO STDOUT (FORMAT binary)`,
+	changesDDL: `ord bigint, external_id text COLLATE "C" NOT NULL, target_id bigint, action text NOT NULL,
+		amount numeric(14,2), patient_external_id text COLLATE "C",
+		old_amount numeric(14,2), old_patient_external_id text COLLATE "C"`,
+	changesOld: true,
 
 	// Row by row. patient_id links to the patient with that external id,
 	// deleted or not. New payments go in in patient external id order: the

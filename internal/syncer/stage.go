@@ -23,18 +23,21 @@ type merger struct {
 	log  *slog.Logger
 	dups *dupFilter
 
-	staged    int64                 // valid rows in stage: after stage, then after dedupe
-	firstLoad bool                  // the target was empty
-	built     bool                  // the target is being built anew, in <table>_build
-	builds    map[string]tableShape // tables built anew, to swap in at the end
+	diff *localDiff // the diff of a sync that is not a first load
+
+	staged      int64                 // valid records: as read, then without repeats
+	firstLoad   bool                  // the target was empty
+	mergeLocked bool                  // see lockMerge
+	built       bool                  // the target is being built anew, in <table>_build
+	builds      map[string]tableShape // tables built anew, to swap in at the end
 }
 
 // Every staging table starts with these columns; the entity's own follow.
 // ord is the record's index in the file, h the hash of its externalId (for
 // the duplicate filter). Invalid records are staged too (valid = false)
-// when they carry an externalId, so that their existing rows are neither
-// updated nor deleted.
-var stagePrefix = []string{"ord", "external_id", "h", "valid"}
+// when they carry an externalId, so that they take part in "last
+// occurrence wins". In the order the COPY sends them (see copyStream.fill).
+var stagePrefix = []string{"ord", "h", "external_id", "valid"}
 
 const stagePrefixDDL = `ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, h bigint NOT NULL, valid boolean NOT NULL`
 
@@ -45,17 +48,15 @@ func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker
 	if _, err := m.tx.Exec(ctx, ddl); err != nil {
 		return fmt.Errorf("create staging table: %w", err)
 	}
-	dec := snapshot.NewDecoder(r, m.ent.name)
 	m.dups = newDupFilter()
-	src := &copyStream{dec: dec, ent: m.ent, res: m.res, max: m.cfg.MaxInvalidRecords, dups: m.dups}
+	src := &copyStream{src: newRecordSource(r, m.ent, m.res, m.cfg.MaxInvalidRecords), dups: m.dups}
 	start := time.Now()
 	columns := append(append([]string{}, stagePrefix...), m.ent.stageColumns...)
 	copySQL := "COPY stage (" + strings.Join(columns, ", ") + ") FROM STDIN WITH (FORMAT binary)"
 	_, err := m.tx.Conn().PgConn().CopyFrom(ctx, src, copySQL)
-	m.res.Received = dec.Received()
-	m.res.ContentHash = src.sum.String()
-	m.staged = src.valid
-	m.log.Debug("sync step", "step", "copy into staging", "rows", m.res.Received, "bytes", dec.Offset(), "seconds", time.Since(start).Seconds())
+	m.res.Received = src.src.dec.Received()
+	m.staged = src.src.valid
+	m.log.Debug("sync step", "step", "copy into staging", "rows", m.res.Received, "bytes", src.src.dec.Offset(), "seconds", time.Since(start).Seconds())
 	if tracker.err != nil {
 		return fmt.Errorf("read snapshot: %w", tracker.err)
 	}

@@ -66,9 +66,11 @@ func TestSampleFilesInEitherOrder(t *testing.T) {
 	}
 }
 
+// The diff compares values as encoded for the database (see diff.go): a
+// snapshot that says what the tables hold finds every row unchanged.
 func TestUnchangedRowsAreNotWritten(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, func(c *syncer.Config) { c.SkipIdentical = false })
 	e.syncFile(samplePatients)
 	e.syncFile(samplePayments)
 	beforePts, beforePays := e.patients(), e.payments()
@@ -142,22 +144,33 @@ func TestUpdateDeleteRestore(t *testing.T) {
 }
 
 // Not parallel: one case changes the duplicate filter's candidate limit.
+// A first load dedupes in the database (the staging table), every other
+// sync in the diff: both keep the last occurrence of a repeated id.
 func TestDuplicatesLastOccurrenceWins(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		limit int // candidates the filter keeps; 0: the default
+		name    string
+		resync  bool // the target holds payment 6 first: the diff's way
+		limit   int  // candidates the filter keeps; 0: the default
+		partMax int64
 	}{
-		{"among the filter's candidates", 0},
-		{"filter overflowed: the whole staging table", 1},
+		{name: "first load: among the filter's candidates"},
+		{name: "first load: filter overflowed, the whole staging table", limit: 1},
+		{name: "re-sync: diffed", resync: true},
+		{name: "re-sync: diffed in partitions split to their deepest", resync: true, partMax: 16},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.limit > 0 {
 				defer syncer.SetDupCandidateLimit(tc.limit)()
 			}
+			if tc.partMax > 0 {
+				defer syncer.SetDiffPartitions(1, tc.partMax)()
+			}
 			e := newEnv(t, func(c *syncer.Config) { c.MaxInvalidShare = 1 })
-			e.sync("payments.json", `[{"amount": 7.00, "patientId": "1", "externalId": "6"}]`)
-			// 9 three times, the last wins; 6 (stored) twice, the last is
-			// invalid and leaves the stored row alone; 7 twice, the first invalid.
+			if tc.resync {
+				e.sync("payments.json", `[{"amount": 7.00, "patientId": "1", "externalId": "6"}]`)
+			}
+			// 9 three times, the last wins; 6 twice, the last is invalid
+			// (and leaves the stored row alone); 7 twice, the first invalid.
 			run := e.sync("payments.json", `[
 				{"amount": 1.00, "patientId": "1", "externalId": "9"},
 				{"amount": 7.00, "patientId": "1", "externalId": "6"},
@@ -171,13 +184,17 @@ func TestDuplicatesLastOccurrenceWins(t *testing.T) {
 				t.Fatalf("run = %+v", run)
 			}
 			p := e.payments()
-			if p["9"].Amount != "4.00" || p["9"].PatientExternalID != "3" || p["7"].Amount != "1.00" || p["6"].Amount != "7.00" {
-				t.Fatalf("payments = %+v, want the last occurrences (and 6 as it was)", p)
+			if p["9"].Amount != "4.00" || p["9"].PatientExternalID != "3" || p["7"].Amount != "1.00" || p["8"].Amount != "2.00" {
+				t.Fatalf("payments = %+v, want the last occurrences", p)
+			}
+			if six, ok := p["6"]; ok != tc.resync || ok && six.Amount != "7.00" {
+				t.Fatalf("payment 6 = %+v (stored %v), want it as it was", six, ok)
 			}
 			var dups int64
 			if err := e.pool.QueryRow(context.Background(), "SELECT duplicates FROM sync_runs ORDER BY id DESC LIMIT 1").Scan(&dups); err != nil || dups != 4 {
 				t.Fatalf("sync_runs.duplicates = %d, %v", dups, err)
 			}
+			e.checkInvariants()
 		})
 	}
 }
@@ -405,6 +422,13 @@ func TestAmountsArriveExactly(t *testing.T) {
 		if want := snapshot.FormatCents(c); got[fmt.Sprint(i)].Amount != want {
 			t.Errorf("amount %s arrived as %s", want, got[fmt.Sprint(i)].Amount)
 		}
+	}
+	// The diff compares each amount as encoded with the amount as stored:
+	// the same amounts again are all unchanged.
+	full := newSyncer(t, e.pool, func(c *syncer.Config) { c.SkipIdentical = false })
+	res, err := full.SyncFile(context.Background(), e.file("payments.json", b.String()))
+	if err != nil || res.Updated != 0 || res.Unchanged != int64(len(cents)) {
+		t.Fatalf("the same amounts again: %+v, %v", res, err)
 	}
 }
 
