@@ -3,6 +3,7 @@ package syncer
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,6 +13,9 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -74,7 +78,6 @@ type localDiff struct {
 	parts  int // a power of two
 	snap   *partWriter
 	target *partWriter
-	table  snapTable
 	n      diffCounts
 }
 
@@ -218,26 +221,80 @@ func tupleEnd(buf []byte, nf int) (int, bool) {
 	return at, len(buf) >= at
 }
 
-// compare diffs every partition, writing the changes to w as binary COPY
-// rows of the entity's changes table.
-func (d *localDiff) compare(w *bufio.Writer) error {
-	if _, err := w.Write(copySignature); err != nil {
+// compare diffs every partition, writing the changes to w as a binary
+// COPY stream of the entity's changes table. Partitions are compared in
+// parallel, one per core (the database is idle meanwhile), each worker with
+// its own table and counts.
+func (d *localDiff) compare(w io.Writer) error {
+	out := &changeSink{w: w}
+	if err := out.write(copySignature); err != nil {
 		return err
 	}
-	for p := range d.parts {
-		if err := d.comparePart(w, d.snap.path(p), d.target.path(p), 32, 0); err != nil {
-			return err
-		}
+	workers := make([]*differ, min(runtime.GOMAXPROCS(0), d.parts, 4))
+	var next atomic.Int64
+	errs := make(chan error, len(workers))
+	for i := range workers {
+		c := &differ{ent: d.ent, out: out}
+		workers[i] = c
+		go func() {
+			for p := int(next.Add(1) - 1); p < d.parts; p = int(next.Add(1) - 1) {
+				if err := c.comparePart(d.snap.path(p), d.target.path(p), 32, 0); err != nil {
+					next.Store(int64(d.parts)) // the others stop too
+					errs <- err
+					return
+				}
+			}
+			errs <- c.flush()
+		}()
 	}
-	if _, err := w.Write([]byte{0xff, 0xff}); err != nil {
+	var err error
+	for range workers {
+		err = cmp.Or(err, <-errs)
+	}
+	for _, c := range workers {
+		d.n.add(c.n)
+	}
+	if err != nil {
 		return err
 	}
-	return w.Flush()
+	return out.write([]byte{0xff, 0xff})
+}
+
+// changeSink is the changes' COPY stream, shared by the workers, which
+// write whole rows to it.
+type changeSink struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *changeSink) write(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.w.Write(b)
+	return err
+}
+
+func (n *diffCounts) add(o diffCounts) {
+	n.inserts += o.inserts
+	n.updates += o.updates
+	n.restores += o.restores
+	n.deletes += o.deletes
+	n.duplicates += o.duplicates
+	n.validDropped += o.validDropped
+}
+
+// differ compares partitions, one at a time.
+type differ struct {
+	ent   *entity
+	table snapTable
+	n     diffCounts
+	rows  []byte // change rows not yet written to out
+	out   *changeSink
 }
 
 // comparePart diffs one partition, split further, by the hash bits from
 // shift on, when its snapshot records are too many to hold.
-func (d *localDiff) comparePart(w *bufio.Writer, snapPath, tablePath string, shift, depth int) error {
+func (c *differ) comparePart(snapPath, tablePath string, shift, depth int) error {
 	defer os.Remove(snapPath)
 	defer os.Remove(tablePath)
 	fi, err := os.Stat(snapPath)
@@ -255,26 +312,26 @@ func (d *localDiff) comparePart(w *bufio.Writer, snapPath, tablePath string, shi
 			return err
 		}
 		for i := range snaps {
-			if err := d.comparePart(w, snaps[i], tables[i], shift+k, depth+1); err != nil {
+			if err := c.comparePart(snaps[i], tables[i], shift+k, depth+1); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := d.table.load(snapPath, fi.Size(), &d.n); err != nil {
+	if err := c.table.load(snapPath, fi.Size(), &c.n); err != nil {
 		return err
 	}
-	if err := d.matchRows(w, tablePath); err != nil {
+	if err := c.matchRows(tablePath); err != nil {
 		return err
 	}
 	// What the table does not hold is new.
-	for i := range d.table.entries {
-		e := &d.table.entries[i]
+	for i := range c.table.entries {
+		e := &c.table.entries[i]
 		if e.seen || !e.valid {
 			continue
 		}
-		d.n.inserts++
-		if err := d.writeChange(w, 'i', e.ord, d.table.id(e), d.table.vals(e), nil, nil); err != nil {
+		c.n.inserts++
+		if err := c.change('i', e.ord, c.table.id(e), c.table.vals(e), nil, nil); err != nil {
 			return err
 		}
 	}
@@ -282,8 +339,8 @@ func (d *localDiff) comparePart(w *bufio.Writer, snapPath, tablePath string, shi
 }
 
 // matchRows reads one partition of the table's rows against the snapshot's
-// records in d.table.
-func (d *localDiff) matchRows(w *bufio.Writer, path string) error {
+// records in c.table.
+func (c *differ) matchRows(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
@@ -306,26 +363,24 @@ func (d *localDiff) matchRows(w *bufio.Writer, path string) error {
 		ext := t[16 : 16+idLen]
 		deleted := t[16+idLen+4] == 1
 		old := t[16+idLen+5:]
-		i, found := d.table.index[string(ext)]
+		i, found := c.table.index[string(ext)]
 		if !found {
 			if !deleted {
-				d.n.deletes++
-				if err := d.writeChange(w, 'd', -1, ext, nil, id, old); err != nil {
-					return err
-				}
+				c.n.deletes++
+				err = c.change('d', -1, ext, nil, id, old)
 			}
-			continue
-		}
-		e := &d.table.entries[i]
-		e.seen = true
-		switch vals := d.table.vals(e); {
-		case !e.valid: // an invalid record leaves its row alone
-		case deleted:
-			d.n.restores++
-			err = d.writeChange(w, 'r', e.ord, ext, vals, id, old)
-		case !bytes.Equal(vals, old):
-			d.n.updates++
-			err = d.writeChange(w, 'u', e.ord, ext, vals, id, old)
+		} else {
+			e := &c.table.entries[i]
+			e.seen = true
+			switch vals := c.table.vals(e); {
+			case !e.valid: // an invalid record leaves its row alone
+			case deleted:
+				c.n.restores++
+				err = c.change('r', e.ord, ext, vals, id, old)
+			case !bytes.Equal(vals, old):
+				c.n.updates++
+				err = c.change('u', e.ord, ext, vals, id, old)
+			}
 		}
 		if err != nil {
 			return err
@@ -333,52 +388,57 @@ func (d *localDiff) matchRows(w *bufio.Writer, path string) error {
 	}
 }
 
-// writeChange writes one row of changes: ord (-1: none), external_id,
-// target_id (nil: none), action, the new values (nil: NULLs) and, when the
-// entity keeps them, the old ones.
-func (d *localDiff) writeChange(w *bufio.Writer, action byte, ord int64, ext, vals, id, old []byte) error {
-	ncols := len(d.ent.stageColumns)
+// change adds one row of changes: ord (-1: none), external_id, target_id
+// (nil: none), action, the new values (nil: NULLs) and, when the entity
+// keeps them, the old ones.
+func (c *differ) change(action byte, ord int64, ext, vals, id, old []byte) error {
+	ncols := len(c.ent.stageColumns)
 	nf := 4 + ncols
-	if d.ent.changesOld {
+	if c.ent.changesOld {
 		nf += ncols
 	}
-	var b [64]byte
-	row := binary.BigEndian.AppendUint16(b[:0], uint16(nf))
+	b := binary.BigEndian.AppendUint16(c.rows, uint16(nf))
 	if ord < 0 {
-		row = appendNull(row)
+		b = appendNull(b)
 	} else {
-		row = appendInt8(row, ord)
+		b = appendInt8(b, ord)
 	}
-	row = binary.BigEndian.AppendUint32(row, uint32(len(ext)))
-	w.Write(row)
-	w.Write(ext)
-	row = row[:0]
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ext)))
+	b = append(b, ext...)
 	if id == nil {
-		row = appendNull(row)
+		b = appendNull(b)
 	} else {
-		row = binary.BigEndian.AppendUint32(row, 8)
-		row = append(row, id...)
+		b = binary.BigEndian.AppendUint32(b, 8)
+		b = append(b, id...)
 	}
-	row = binary.BigEndian.AppendUint32(row, 1)
-	row = append(row, action)
-	w.Write(row)
-	writeVals(w, vals, ncols)
-	if d.ent.changesOld {
-		writeVals(w, old, ncols)
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = append(b, action)
+	b = appendVals(b, vals, ncols)
+	if c.ent.changesOld {
+		b = appendVals(b, old, ncols)
 	}
-	_, err := w.Write(nil) // a write error sticks: the last one reports it
+	c.rows = b
+	if len(c.rows) >= 64<<10 {
+		return c.flush()
+	}
+	return nil
+}
+
+func (c *differ) flush() error {
+	err := c.out.write(c.rows)
+	c.rows = c.rows[:0]
 	return err
 }
 
-// writeVals writes values as encoded, or ncols NULLs.
-func writeVals(w *bufio.Writer, vals []byte, ncols int) {
+// appendVals appends values as encoded, or ncols NULLs.
+func appendVals(b, vals []byte, ncols int) []byte {
 	if vals != nil {
-		w.Write(vals)
-		return
+		return append(b, vals...)
 	}
 	for range ncols {
-		w.Write([]byte{0xff, 0xff, 0xff, 0xff})
+		b = appendNull(b)
 	}
+	return b
 }
 
 // snapTable holds one partition's snapshot records, the last occurrence of
@@ -544,6 +604,7 @@ type partWriter struct {
 	dir, name string
 	files     []*os.File
 	bufs      []*bufio.Writer
+	bytes     int64 // written
 }
 
 func newPartWriter(dir, name string, n int) (*partWriter, error) {
@@ -566,6 +627,7 @@ func (w *partWriter) write(part int, rec []byte) error {
 	if _, err := w.bufs[part].Write(rec); err != nil {
 		return fmt.Errorf("diff: write a partition file (TMPDIR): %w", err)
 	}
+	w.bytes += int64(len(rec))
 	return nil
 }
 
@@ -626,7 +688,7 @@ func (m *merger) diffSnapshot(ctx context.Context, r io.Reader, tracker *readErr
 	m.res.Received = src.dec.Received()
 	m.staged = src.valid
 	m.log.Debug("sync step", "step", "partition snapshot", "rows", m.res.Received, "bytes", src.dec.Offset(),
-		"partitions", d.parts, "seconds", time.Since(start).Seconds())
+		"partitions", d.parts, "partition_bytes", d.snap.bytes+d.target.bytes, "seconds", time.Since(start).Seconds())
 	if err != nil {
 		return err
 	}
@@ -655,7 +717,7 @@ func (m *merger) diffChanges(ctx context.Context) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := d.compare(bufio.NewWriterSize(pw, 64<<10))
+		err := d.compare(pw)
 		pw.CloseWithError(err)
 		done <- err
 	}()
