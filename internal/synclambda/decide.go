@@ -18,9 +18,13 @@ import (
 //	predicted = size / rate × SafetyFactor
 //	left      = time to the invocation's deadline minus the margin
 //	            (SYNC_DEADLINE_MARGIN), i.e. what the sync itself gets
-//	hand off    when predicted > left, or when a sync of the same entity on
-//	            the ECS runner holds the entity's lock (this sync would wait
-//	            for it, at most the lock timeout, and fail; three times)
+//	scratch   = size × ScratchPerByte (× GzipRatio for a .gz key): the disk
+//	            the diff's partitions may take in TMPDIR (syncer/diff.go)
+//	hand off    when predicted > left, or when scratch > the space free in
+//	            TMPDIR (the function's ephemeral storage), or when a sync of
+//	            the same entity on the ECS runner holds the entity's lock
+//	            (this sync would wait for it, at most the lock timeout, and
+//	            fail; three times)
 //	run here    otherwise, and whenever the size (0 in the event) or the
 //	            deadline is unknown
 //
@@ -48,6 +52,12 @@ const (
 	// (payments) to 9:1 (patients) with gzip -6, and a higher ratio means
 	// more rows per compressed byte (SYNC_HANDOFF_DEFAULT_GZIP_RATE).
 	DefaultGzipRate = DefaultRate / 10
+	// ScratchPerByte is how many bytes of partition files the diff writes
+	// per byte of uncompressed snapshot, at most: both the records' and
+	// the table's rows, each about as large as a record's JSON (measured:
+	// see README). GzipRatio is what a gzipped snapshot expands by, at most.
+	ScratchPerByte = 2.5
+	GzipRatio      = 10
 )
 
 // Estimate is what Decide decides from.
@@ -68,6 +78,9 @@ type Estimate struct {
 	Safety float64
 	// RunnerBusy: a sync of the entity on the ECS runner holds its lock.
 	RunnerBusy bool
+	// Scratch is the disk the diff may need, ScratchFree what TMPDIR has
+	// (0: unknown, not checked).
+	Scratch, ScratchFree int64
 }
 
 // Decision is Decide's answer. Why is one line for logs and sync_runs, such
@@ -89,6 +102,10 @@ func Decide(e Estimate) Decision {
 	}
 	if e.Size <= 0 {
 		return Decision{Why: "size unknown: run here"}
+	}
+	if e.ScratchFree > 0 && e.Scratch > e.ScratchFree {
+		return Decision{HandOff: true, Why: fmt.Sprintf("the diff may need %s bytes of TMPDIR, %s are free (%s bytes × %g)",
+			thousands(e.Scratch), thousands(e.ScratchFree), thousands(e.Size), float64(e.Scratch)/float64(e.Size))}
 	}
 	if !e.HasDeadline {
 		return Decision{Why: "no deadline: run here"}

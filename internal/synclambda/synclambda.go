@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -283,9 +284,11 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 // entity's recent rates, and, with a runner, whether a runner sync of the
 // entity holds its lock.
 func (h *Handler) decide(ctx context.Context, obj syncer.Object, size int64) (Decision, error) {
-	e := Estimate{Size: size, Safety: h.s.Safety, DefaultRate: h.s.DefaultRate}
+	e := Estimate{Size: size, Safety: h.s.Safety, DefaultRate: h.s.DefaultRate,
+		Scratch: int64(float64(size) * ScratchPerByte), ScratchFree: freeScratch(os.TempDir())}
 	if isGzip(obj.Source) {
 		e.DefaultRate = h.s.DefaultGzipRate
+		e.Scratch *= GzipRatio
 	}
 	dl, ok := ctx.Deadline()
 	if !ok || size <= 0 {
