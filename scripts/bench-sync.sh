@@ -11,7 +11,8 @@
 # Environment: BENCH_PATIENTS, BENCH_PAYMENTS, BENCH_DIR (generated files,
 # kept between runs), BENCH_DB, BENCH_FLOORS (unindexed indexed bulk),
 # BENCH_SUMMARY (a file for the phase seconds, for bench-scale), BENCH_ADDR,
-# BENCH_VACUUM (1: vacuum between the no-op and the drift re-sync, see below).
+# BENCH_VACUUM (1: vacuum between the no-op and the drift re-sync, see below),
+# BENCH_NICE (the sync's nice level, see below).
 # Each sync's log is kept in BENCH_DIR/sync-PHASE-ENTITY.log; LOG_LEVEL=DEBUG
 # puts every step's seconds in it.
 set -euo pipefail
@@ -24,6 +25,12 @@ admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
 addr=${BENCH_ADDR:-127.0.0.1:3098}
 summary=${BENCH_SUMMARY:-/dev/null}
+# The sync process runs at a lower CPU priority (BENCH_NICE, 0 for none): on
+# AWS it has its own CPU (a Lambda or a Fargate task) and shares only the
+# database with readers, while here the API server and the reader share
+# the machine's two cores with it. PostgreSQL's backends, the sync's
+# included, keep their priority.
+nice=${BENCH_NICE:-10}
 cli=bin/patientsync
 
 if [ ! -s "$dir/drift/payments.json" ]; then
@@ -61,7 +68,7 @@ sync_one() { # phase file -> prints a result line
   psql -X -q "$url" -c "CHECKPOINT"
   $cli probe -c 2 -rate 20 "http://$addr/patients?limit=100" "http://$addr/payments?limit=100" >"$dir/probe.out" 2>&1 &
   probe=$!
-  out=$(DATABASE_URL=$url $cli sync "$file" 2>&1)
+  out=$(DATABASE_URL=$url nice -n "$nice" $cli sync "$file" 2>&1)
   printf '%s\n' "$out" >"$dir/sync-$phase-$name.log"
   kill -INT "$probe"; wait "$probe" || true
   reader=$(sed -n 's/.*errors=\([0-9]*\).* p99_ms=\([0-9.]*\) max_ms=\([0-9.]*\).*/reader p99 \2 ms, max \3 ms, errors \1/p' "$dir/probe.out")
