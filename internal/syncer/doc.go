@@ -7,15 +7,21 @@
 //     sync_runs (runs.go) and skips events already applied or older than the
 //     applied one (identity.go);
 //   - apply.go: the transaction: session limits, the entity's advisory lock,
-//     opening the body, staging, merging, recording the outcome, commit;
-//   - stage.go: the body is decoded record by record and streamed with COPY
-//     into a temporary staging table;
-//   - merge.go: the staging table is diffed against the target table and
-//     only the differences are written (insert, update, restore,
+//     opening the body, staging or diffing, merging, recording the outcome,
+//     commit;
+//   - records.go: the body is decoded record by record (invalid records
+//     counted, the content fingerprinted: content.go);
+//   - stage.go, copy.go: a first load streams the records with COPY into a
+//     temporary staging table, from which the tables are built (bulk.go);
+//   - diff.go: every other sync compares the records with the table's rows
+//     in this process, both partitioned to local disk by id hash, and copies
+//     only the differences into the changes table;
+//   - merge.go: only the differences are written (insert, update, restore,
 //     soft-delete), behind the invalid-share and mass-deletion guards;
 //   - patients.go, payments.go: everything that differs between the two
-//     entities, each described once: staging columns, the SQL of every
-//     merge step, the lock, what follows the merge (links and totals).
+//     entities, each described once: staging and changes columns, the
+//     export of the table for the diff, the SQL of every merge step, the
+//     lock, what follows the merge (links and totals).
 //
 // Errors wrapping ErrRejected are permanent (the snapshot itself is
 // unusable); any other error is transient and the same object may be
