@@ -17,7 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/patientsync/patientsync/internal/snapshot"
 )
@@ -341,21 +340,7 @@ func (c *differ) comparePart(snapPath, tablePath string, shift, depth int) error
 // matchRows reads one partition of the table's rows against the snapshot's
 // records in c.table.
 func (c *differ) matchRows(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("diff: %w", err)
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
-	var rec []byte
-	for {
-		rec, err = readRecord(r, rec)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return eachRecord(path, func(rec []byte) (err error) {
 		// h, then the id, external id and deleted fields, then the values.
 		t := rec[8:]
 		id := t[4:12]
@@ -363,8 +348,8 @@ func (c *differ) matchRows(path string) error {
 		ext := t[16 : 16+idLen]
 		deleted := t[16+idLen+4] == 1
 		old := t[16+idLen+5:]
-		i, found := c.table.index[string(ext)]
-		if !found {
+		i, _ := c.table.find(binary.BigEndian.Uint64(rec), ext)
+		if i < 0 {
 			if !deleted {
 				c.n.deletes++
 				err = c.change('d', -1, ext, nil, id, old)
@@ -382,10 +367,8 @@ func (c *differ) matchRows(path string) error {
 				err = c.change('u', e.ord, ext, vals, id, old)
 			}
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // change adds one row of changes: ord (-1: none), external_id, target_id
@@ -442,43 +425,139 @@ func appendVals(b, vals []byte, ncols int) []byte {
 }
 
 // snapTable holds one partition's snapshot records, the last occurrence of
-// each external id. Its memory is reused from partition to partition.
+// each external id, in an open-addressing index keyed by the id's hash,
+// which every record carries already (a Go map would hash each id again
+// and hold a string header per key). Its memory is reused from partition
+// to partition.
 type snapTable struct {
-	arena   []byte // the records as kept, back to back
-	index   map[string]int32
+	arena   []byte  // the records as kept, back to back
+	slots   []int32 // entry index + 1 by hash, 0 when free; a power of two, at most half full
 	entries []snapEntry
 }
 
 type snapEntry struct {
+	h        uint64 // of the external id
 	ord      int64
-	off, end int // of the record as kept, in arena
+	off, end uint32 // of the record as kept, in arena
 	valid    bool
 	seen     bool // the table has its row
 }
 
+// diffMaxArena bounds a partition's records in memory: offsets are 32-bit.
+const diffMaxArena = 1<<32 - 1
+
 // id is the record's external id, vals its values.
 func (t *snapTable) id(e *snapEntry) []byte {
-	n := int(binary.BigEndian.Uint32(t.arena[e.off:]))
+	n := binary.BigEndian.Uint32(t.arena[e.off:])
 	return t.arena[e.off+4 : e.off+4+n]
 }
 
 func (t *snapTable) vals(e *snapEntry) []byte {
-	n := int(binary.BigEndian.Uint32(t.arena[e.off:]))
+	n := binary.BigEndian.Uint32(t.arena[e.off:])
 	return t.arena[e.off+4+n+5 : e.end]
+}
+
+// find returns the index of the entry with external id ext (hash h), or -1
+// and the free slot where it would go.
+func (t *snapTable) find(h uint64, ext []byte) (entry, slot int) {
+	// Fibonacci hashing: every bit of h counts, also where the partition's
+	// records share their low (and split) bits.
+	mask := uint64(len(t.slots) - 1)
+	i := (h * 0x9e3779b97f4a7c15) >> (64 - bits.Len64(mask))
+	for ; t.slots[i] != 0; i = (i + 1) & mask {
+		e := &t.entries[t.slots[i]-1]
+		if e.h == h && bytes.Equal(t.id(e), ext) {
+			return int(t.slots[i] - 1), int(i)
+		}
+	}
+	return -1, int(i)
+}
+
+// grow doubles the slots and indexes every entry again.
+func (t *snapTable) grow() {
+	t.slots = make([]int32, max(2*len(t.slots), 1024))
+	mask := uint64(len(t.slots) - 1)
+	for k := range t.entries {
+		i := (t.entries[k].h * 0x9e3779b97f4a7c15) >> (64 - bits.Len64(mask))
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = int32(k + 1)
+	}
 }
 
 // load reads a snapshot partition of size bytes; later occurrences of an id
 // replace earlier ones, which n counts.
 func (t *snapTable) load(path string, size int64, n *diffCounts) error {
-	if t.index == nil {
-		t.index = map[string]int32{}
+	clear(t.slots)
+	if len(t.slots) == 0 {
+		t.grow()
 	}
-	clear(t.index) // before the arena its keys point into is reused
 	t.entries = t.entries[:0]
-	if want := int(min(size, diffMaxPartBytes)); cap(t.arena) < want {
-		t.arena = make([]byte, 0, want)
+	// A quarter more than this partition, so that the next, a little
+	// larger, does not leave this arena as garbage.
+	if want := min(size, diffMaxPartBytes); int64(cap(t.arena)) < want {
+		t.arena = make([]byte, 0, want+want/4)
 	}
 	t.arena = t.arena[:0]
+	return eachRecord(path, func(rec []byte) error {
+		kept := rec[16:]
+		if len(t.arena)+len(kept) > cap(t.arena) {
+			if err := t.compact(len(kept)); err != nil {
+				return err
+			}
+		}
+		h := binary.BigEndian.Uint64(rec)
+		off := len(t.arena)
+		t.arena = append(t.arena, kept...)
+		e := snapEntry{h: h, ord: int64(binary.BigEndian.Uint64(rec[8:])), off: uint32(off), end: uint32(len(t.arena))}
+		idLen := int(binary.BigEndian.Uint32(kept))
+		e.valid = kept[4+idLen+4] == 1
+		i, slot := t.find(h, kept[4:4+idLen])
+		if i >= 0 {
+			n.duplicates++
+			if t.entries[i].valid {
+				n.validDropped++
+			}
+			t.entries[i] = e
+			return nil
+		}
+		t.entries = append(t.entries, e)
+		t.slots[slot] = int32(len(t.entries))
+		if 2*len(t.entries) > len(t.slots) {
+			t.grow()
+		}
+		return nil
+	})
+}
+
+// compact moves the records still held (not replaced by a later
+// occurrence) to a new arena with room for need more bytes; the entries
+// keep their slots. Only a partition that could not be split further grows
+// past diffMaxPartBytes: one whose records repeat a few ids, which this
+// keeps small.
+func (t *snapTable) compact(need int) error {
+	live := need
+	for i := range t.entries {
+		live += int(t.entries[i].end - t.entries[i].off)
+	}
+	if live > diffMaxArena/2 {
+		return fmt.Errorf("diff: a partition holds more than %d bytes of records after every split", diffMaxArena/2)
+	}
+	arena := make([]byte, 0, max(2*live, int(diffMaxPartBytes)))
+	for i := range t.entries {
+		e := &t.entries[i]
+		off := len(arena)
+		arena = append(arena, t.arena[e.off:e.end]...)
+		e.off, e.end = uint32(off), uint32(len(arena))
+	}
+	t.arena = arena
+	return nil
+}
+
+// eachRecord calls fn with each record of a partition file (without its
+// length), in a buffer that fn may not keep.
+func eachRecord(path string, fn func(rec []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
@@ -494,51 +573,10 @@ func (t *snapTable) load(path string, size int64, n *diffCounts) error {
 		if err != nil {
 			return err
 		}
-		kept := rec[16:]
-		if len(t.arena)+len(kept) > cap(t.arena) {
-			t.compact(len(kept))
+		if err := fn(rec); err != nil {
+			return err
 		}
-		off := len(t.arena)
-		t.arena = append(t.arena, kept...)
-		e := snapEntry{ord: int64(binary.BigEndian.Uint64(rec[8:])), off: off, end: len(t.arena)}
-		idLen := int(binary.BigEndian.Uint32(kept))
-		e.valid = kept[4+idLen+4] == 1
-		// The key points into the arena, which is not written again until
-		// the index is cleared or rebuilt (compact): no copy of every id.
-		key := unsafe.String(&t.arena[off+4], idLen)
-		if i, ok := t.index[key]; ok {
-			n.duplicates++
-			if t.entries[i].valid {
-				n.validDropped++
-			}
-			t.entries[i] = e
-			continue
-		}
-		t.index[key] = int32(len(t.entries))
-		t.entries = append(t.entries, e)
 	}
-}
-
-// compact moves the records still held (not replaced by a later
-// occurrence) to a new arena with room for need more bytes. Only a
-// partition that could not be split further grows past diffMaxPartBytes:
-// one whose records repeat a few ids, which this keeps small.
-func (t *snapTable) compact(need int) {
-	live := need
-	for i := range t.entries {
-		live += t.entries[i].end - t.entries[i].off
-	}
-	arena := make([]byte, 0, max(2*live, int(diffMaxPartBytes)))
-	clear(t.index)
-	for i := range t.entries {
-		e := &t.entries[i]
-		off := len(arena)
-		arena = append(arena, t.arena[e.off:e.end]...)
-		e.off, e.end = off, len(arena)
-		idLen := int(binary.BigEndian.Uint32(arena[off:]))
-		t.index[unsafe.String(&arena[off+4], idLen)] = int32(i)
-	}
-	t.arena = arena
 }
 
 // readRecord reads one framed record into buf (without its length).
@@ -569,29 +607,12 @@ func splitPart(path string, shift, k int) ([]string, error) {
 	for i := range paths {
 		paths[i] = w.path(i)
 	}
-	err = func() error {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("diff: %w", err)
-		}
-		defer f.Close()
-		r := bufio.NewReaderSize(f, 64<<10)
-		var rec, framed []byte
-		for {
-			rec, err = readRecord(r, rec)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			h := binary.BigEndian.Uint64(rec)
-			framed = append(binary.BigEndian.AppendUint32(framed[:0], uint32(len(rec))), rec...)
-			if err := w.write(int(h>>shift)&(1<<k-1), framed); err != nil {
-				return err
-			}
-		}
-	}()
+	var framed []byte
+	err = eachRecord(path, func(rec []byte) error {
+		h := binary.BigEndian.Uint64(rec)
+		framed = append(binary.BigEndian.AppendUint32(framed[:0], uint32(len(rec))), rec...)
+		return w.write(int(h>>shift)&(1<<k-1), framed)
+	})
 	if cerr := w.close(); err == nil {
 		err = cerr
 	}

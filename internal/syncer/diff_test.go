@@ -3,14 +3,12 @@ package syncer_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/patientsync/patientsync/internal/snapgen"
-	"github.com/patientsync/patientsync/internal/snapshot"
 	"github.com/patientsync/patientsync/internal/syncer"
 	"github.com/patientsync/patientsync/internal/testutil"
 )
@@ -126,17 +124,7 @@ func TestDiffMemoryDoesNotGrowWithFileSize(t *testing.T) {
 	defer syncer.SetDiffPartitions(20_000, 24<<20)()
 	peak := func(n int64) uint64 {
 		e := newEnv(t, func(c *syncer.Config) { c.SkipIdentical = false })
-		obj := syncer.Object{
-			Entity: snapshot.Patients,
-			Source: "generated",
-			Open: func(context.Context) (io.ReadCloser, syncer.Identity, error) {
-				r, w := io.Pipe()
-				go func() {
-					w.CloseWithError(snapgen.WritePatients(w, snapgen.Options{Patients: n, Seed: uint64(n)}, false, false))
-				}()
-				return r, syncer.Identity{}, nil
-			},
-		}
+		obj := generatedPatients(n)
 		if _, err := e.s.Sync(context.Background(), obj); err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,20 @@ import (
 // live heap seen while it ran.
 func peakHeap(t *testing.T, e *env, n int64) uint64 {
 	t.Helper()
-	obj := syncer.Object{
+	obj := generatedPatients(n)
+	var res syncer.Result
+	var err error
+	peak := testutil.PeakLiveHeap(func() { res, err = e.s.Sync(context.Background(), obj) })
+	if err != nil || res.Inserted != n {
+		t.Fatalf("sync of %d records: %+v, %v", n, res, err)
+	}
+	return peak
+}
+
+// generatedPatients is a snapshot of n generated patients, streamed
+// through a pipe each time it is opened.
+func generatedPatients(n int64) syncer.Object {
+	return syncer.Object{
 		Entity: snapshot.Patients,
 		Source: "generated",
 		Open: func(context.Context) (io.ReadCloser, syncer.Identity, error) {
@@ -27,13 +40,6 @@ func peakHeap(t *testing.T, e *env, n int64) uint64 {
 			return r, syncer.Identity{}, nil
 		},
 	}
-	var res syncer.Result
-	var err error
-	peak := testutil.PeakLiveHeap(func() { res, err = e.s.Sync(context.Background(), obj) })
-	if err != nil || res.Inserted != n {
-		t.Fatalf("sync of %d records: %+v, %v", n, res, err)
-	}
-	return peak
 }
 
 // Memory must not grow with the snapshot: 8x more records (about 4 MB vs
