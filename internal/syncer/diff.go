@@ -31,13 +31,14 @@ import (
 // Here the snapshot's records and the table's compared columns (one COPY TO
 // of the table, while the snapshot is still being read) are partitioned by
 // a hash of the external id into files in TMPDIR, and each partition's
-// records are compared with its rows in memory, one partition at a time.
-// Only the differences go to the database, into the changes table that the
-// rest of the merge reads. Values are compared as the binary COPY format
-// encodes them: the snapshot's as encoded for staging, the table's as
-// PostgreSQL sends them, which are the same bytes exactly when the values
-// are equal (the encoders write PostgreSQL's canonical forms: see
-// TestEncodingsMatchPostgres).
+// records are compared with its rows in memory, each core taking one
+// partition at a time. Only the differences go to the database, into the
+// changes table that the rest of the merge reads. Values are compared as
+// the binary COPY format encodes them: the snapshot's as encoded for
+// staging, the table's as PostgreSQL sends them, which are the same bytes
+// exactly when the values are equal (the encoders write PostgreSQL's
+// canonical forms; TestAmountsArriveExactly and
+// TestUnchangedRowsAreNotWritten diff stored values against themselves).
 //
 // A partition file holds records framed as a 4-byte length, then the
 // external id's 64-bit hash, then
@@ -49,8 +50,7 @@ import (
 // diffMaxPartBytes how many bytes of snapshot records one holds in memory:
 // a larger partition (a snapshot far larger than the table) is split into
 // as many as it needs, by further bits of the hash, up to diffMaxDepth
-// times. Vars, so that the tests can make
-// partitions small.
+// times. Vars, so that the tests can make partitions small.
 var (
 	diffPartRows     int64 = 100_000
 	diffMaxPartBytes int64 = 24 << 20
