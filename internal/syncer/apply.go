@@ -61,22 +61,11 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	// A first load is staged in the database, from which the tables are
 	// built; every other sync is diffed here (see diff.go). Only syncs of
 	// this entity, which wait for its lock, add or remove its rows, so the
-	// answer holds until the commit. Asked outside the transaction: it may
-	// lock no table before the merge lock (see lockMerge).
+	// answer holds until the commit.
 	var firstLoad bool
 	if err := conn.QueryRow(ctx, ent.isEmpty).Scan(&firstLoad); err != nil {
 		return fmt.Errorf("inspect %s: %w", ent.name, err)
 	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-
-	if _, err := tx.Exec(ctx, s.sessionSettings(ctx)); err != nil {
-		return fmt.Errorf("configure transaction: %w", err)
-	}
-
 	body, readID, err := obj.Open(ctx)
 	if err != nil {
 		if errors.Is(err, ErrRejected) {
@@ -88,7 +77,7 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	// What the read learned (an ETag, a version) may show that this is
 	// what was last applied.
 	res.Identity = mergeIdentity(obj.Identity, readID)
-	last, err := lastApplied(ctx, tx, obj.Source)
+	last, err := lastApplied(ctx, conn, obj.Source)
 	if err != nil {
 		return err
 	}
@@ -106,16 +95,33 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	}
 	defer closeGz()
 
-	m := &merger{tx: tx, ent: ent, res: res, cfg: s.cfg, log: log, firstLoad: firstLoad}
+	m := &merger{ent: ent, res: res, cfg: s.cfg, log: log, firstLoad: firstLoad}
+	if !firstLoad {
+		// Before the transaction: the export of the table takes a lock on
+		// it that ends with the export, not with the transaction, which
+		// may lock no table before the merge lock (see lockMerge).
+		err = m.diffSnapshot(ctx, conn, r, tracker)
+		defer m.diff.remove()
+		res.BytesRead = tracker.n
+		if err != nil {
+			return err
+		}
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, s.sessionSettings(ctx)); err != nil {
+		return fmt.Errorf("configure transaction: %w", err)
+	}
+	m.tx = tx
 	if firstLoad {
 		err = m.stage(ctx, r, tracker)
-	} else {
-		err = m.diffSnapshot(ctx, r, tracker)
-		defer m.diff.remove()
-	}
-	res.BytesRead = tracker.n
-	if err != nil {
-		return err
+		res.BytesRead = tracker.n
+		if err != nil {
+			return err
+		}
 	}
 	if err := m.merge(ctx); err != nil {
 		return err

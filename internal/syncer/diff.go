@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
@@ -666,12 +668,16 @@ func (w *partWriter) close() error {
 }
 
 // diffSnapshot reads the snapshot into partitions while the table's rows
-// are exported into theirs; the merge then compares them (diffChanges).
-// The merge lock is taken first: the export reads the table while no merge
-// of the other entity can swap it, and the snapshot is read meanwhile.
-func (m *merger) diffSnapshot(ctx context.Context, r io.Reader, tracker *readErrTracker) error {
+// are exported into theirs, on conn, outside the sync's transaction; the
+// merge then compares them (diffChanges). The export's lock on the table
+// (ACCESS SHARE) lasts as long as the export: a build of the other entity
+// that swaps this table waits for it (and readers behind the swap), but no
+// longer, and nothing that the export waits for waits for this sync. The
+// table's compared columns and rows change only in syncs of this entity,
+// which wait for its lock: the export is what the merge will find.
+func (m *merger) diffSnapshot(ctx context.Context, conn *pgx.Conn, r io.Reader, tracker *readErrTracker) error {
 	var rows int64
-	if err := m.tx.QueryRow(ctx, "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", m.ent.table).Scan(&rows); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", m.ent.table).Scan(&rows); err != nil {
 		return fmt.Errorf("estimate %s's size: %w", m.ent.table, err)
 	}
 	d, err := newLocalDiff(m.ent, rows)
@@ -685,23 +691,18 @@ func (m *merger) diffSnapshot(ctx context.Context, r io.Reader, tracker *readErr
 	start := time.Now()
 	go func() { read <- d.readSnapshot(src, stop) }()
 
-	err = m.lockMerge(ctx)
-	var exported time.Duration
-	if err == nil {
-		split := &exportSplitter{d: d}
-		_, err = m.tx.Conn().PgConn().CopyTo(ctx, split, m.ent.export)
-		if err == nil && !split.header {
-			err = errExportFormat
-		}
-		if err == nil {
-			err = d.target.close()
-		}
-		if err != nil {
-			err = fmt.Errorf("export %s: %w", m.ent.table, err)
-		}
-		exported = time.Since(start)
-		m.log.Debug("sync step", "step", "export table", "rows", split.rows, "seconds", exported.Seconds())
+	split := &exportSplitter{d: d}
+	_, err = conn.PgConn().CopyTo(ctx, split, m.ent.export)
+	if err == nil && !split.header {
+		err = errExportFormat
 	}
+	if err == nil {
+		err = d.target.close()
+	}
+	if err != nil {
+		err = fmt.Errorf("export %s: %w", m.ent.table, err)
+	}
+	m.log.Debug("sync step", "step", "export table", "rows", split.rows, "seconds", time.Since(start).Seconds())
 	if err != nil {
 		close(stop)
 	}
