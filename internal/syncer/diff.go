@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/patientsync/patientsync/internal/snapshot"
 )
 
 // The diff of a sync that is not a first load: which records are new,
@@ -676,9 +674,9 @@ func (w *partWriter) close() error {
 // table's compared columns and rows change only in syncs of this entity,
 // which wait for its lock: the export is what the merge will find.
 func (m *merger) diffSnapshot(ctx context.Context, conn *pgx.Conn, r io.Reader, tracker *readErrTracker) error {
-	var rows int64
-	if err := conn.QueryRow(ctx, "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", m.ent.table).Scan(&rows); err != nil {
-		return fmt.Errorf("estimate %s's size: %w", m.ent.table, err)
+	rows, err := estimateRows(ctx, conn, m.ent.table)
+	if err != nil {
+		return err
 	}
 	d, err := newLocalDiff(m.ent, rows)
 	if err != nil {
@@ -714,16 +712,7 @@ func (m *merger) diffSnapshot(ctx context.Context, conn *pgx.Conn, r io.Reader, 
 	if err != nil {
 		return err
 	}
-	if tracker.err != nil {
-		return fmt.Errorf("read snapshot: %w", tracker.err)
-	}
-	if errors.Is(rerr, snapshot.ErrMalformed) {
-		return Rejectf(CodeMalformed, "%w", rerr)
-	}
-	if rerr != nil {
-		return rerr
-	}
-	return m.guardInvalid()
+	return m.readEnded(tracker, "partition snapshot", rerr)
 }
 
 // diffChanges compares the partitions into the changes table, in target id

@@ -81,21 +81,15 @@ func (m *merger) merge(ctx context.Context) error {
 	return m.swapBuilt(ctx)
 }
 
-// lockMerge takes the merge lock, once: from then on the two entities'
-// merges must not interleave. They read and write each other's tables
+// lockMerge takes the merge lock: from then on the two entities' merges
+// must not interleave. They read and write each other's tables
 // (links and totals), and a rebuild swaps a table, which must not wait for
 // a reader that waits for this lock: a sync touches neither table before
 // (its transaction would hold a lock on it until the end). The staging or
 // partitioning of the snapshot before runs in parallel.
 func (m *merger) lockMerge(ctx context.Context) error {
-	if m.mergeLocked {
-		return nil
-	}
-	if _, err := m.exec(ctx, "wait for a concurrent merge", "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), int32(lockMerge)); err != nil {
-		return err
-	}
-	m.mergeLocked = true
-	return nil
+	_, err := m.exec(ctx, "wait for a concurrent merge", "SELECT pg_advisory_xact_lock($1, $2)", int32(lockNamespace), int32(lockMerge))
+	return err
 }
 
 // identical reports whether the snapshot says what the last one applied to
@@ -155,9 +149,9 @@ func (m *merger) bulk(ctx context.Context, table string, n int64) (bool, error) 
 	}
 	// The planner's estimate is enough for a threshold, and costs nothing;
 	// a table never analyzed (-1) is counted.
-	var rows int64
-	if err := m.tx.QueryRow(ctx, "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", table).Scan(&rows); err != nil {
-		return false, fmt.Errorf("estimate %s's size: %w", table, err)
+	rows, err := estimateRows(ctx, m.tx, table)
+	if err != nil {
+		return false, err
 	}
 	if rows < 0 {
 		if err := m.tx.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&rows); err != nil {
@@ -165,6 +159,16 @@ func (m *merger) bulk(ctx context.Context, table string, n int64) (bool, error) 
 		}
 	}
 	return float64(n) >= m.cfg.BulkShare*float64(rows), nil
+}
+
+// estimateRows is the planner's estimate of table's rows: -1 for a table
+// never analyzed.
+func estimateRows(ctx context.Context, q queryRower, table string) (int64, error) {
+	var rows int64
+	if err := q.QueryRow(ctx, "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", table).Scan(&rows); err != nil {
+		return 0, fmt.Errorf("estimate %s's size: %w", table, err)
+	}
+	return rows, nil
 }
 
 // build fills <table>_build with fill, and indexes it; swapBuilt puts it

@@ -34,7 +34,6 @@ func (s *recordSource) next() (*snapshot.Record, error) {
 			if errors.Is(err, io.EOF) {
 				s.res.ContentHash = s.sum.String()
 			}
-			s.res.Received = s.dec.Received()
 			return nil, err
 		}
 		r := &s.rec

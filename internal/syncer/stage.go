@@ -25,11 +25,10 @@ type merger struct {
 
 	diff *localDiff // the diff of a sync that is not a first load
 
-	staged      int64                 // valid records: as read, then without repeats
-	firstLoad   bool                  // the target was empty
-	mergeLocked bool                  // see lockMerge
-	built       bool                  // the target is being built anew, in <table>_build
-	builds      map[string]tableShape // tables built anew, to swap in at the end
+	staged    int64                 // valid records: as read, then without repeats
+	firstLoad bool                  // the target was empty
+	built     bool                  // the target is being built anew, in <table>_build
+	builds    map[string]tableShape // tables built anew, to swap in at the end
 }
 
 // Every staging table starts with these columns; the entity's own follow.
@@ -57,17 +56,23 @@ func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker
 	m.res.Received = src.src.dec.Received()
 	m.staged = src.src.valid
 	m.log.Debug("sync step", "step", "copy into staging", "rows", m.res.Received, "bytes", src.src.dec.Offset(), "seconds", time.Since(start).Seconds())
-	if tracker.err != nil {
-		return fmt.Errorf("read snapshot: %w", tracker.err)
-	}
 	if src.err != nil {
 		err = src.err // COPY reports it only as the server's message
 	}
-	if errors.Is(err, snapshot.ErrMalformed) {
+	return m.readEnded(tracker, "copy into staging", err)
+}
+
+// readEnded says how reading the snapshot ended, err being the reading
+// step's error: a broken download is transient, a malformed file is
+// rejected (permanent), and so is a snapshot with too many invalid records.
+func (m *merger) readEnded(tracker *readErrTracker, step string, err error) error {
+	switch {
+	case tracker.err != nil:
+		return fmt.Errorf("read snapshot: %w", tracker.err)
+	case errors.Is(err, snapshot.ErrMalformed):
 		return Rejectf(CodeMalformed, "%w", err)
-	}
-	if err != nil {
-		return fmt.Errorf("copy into staging: %w", err)
+	case err != nil:
+		return fmt.Errorf("%s: %w", step, err)
 	}
 	return m.guardInvalid()
 }
