@@ -158,10 +158,16 @@ type exportSplitter struct {
 var errExportFormat = errors.New("diff: unexpected COPY TO output")
 
 func (e *exportSplitter) Write(p []byte) (int, error) {
-	e.pending = append(e.pending, p...)
-	buf := e.pending
+	// COPY sends a row per message: parse p itself, and keep only what
+	// a row split across writes leaves over.
+	buf := p
+	if len(e.pending) > 0 {
+		e.pending = append(e.pending, p...)
+		buf = e.pending
+	}
 	if !e.header {
 		if len(buf) < len(copySignature) {
+			e.pending = append(e.pending[:0], buf...)
 			return len(p), nil
 		}
 		if !bytes.Equal(buf[:11], copySignature[:11]) {
@@ -169,6 +175,7 @@ func (e *exportSplitter) Write(p []byte) (int, error) {
 		}
 		ext := int(binary.BigEndian.Uint32(buf[15:19]))
 		if len(buf) < 19+ext {
+			e.pending = append(e.pending[:0], buf...)
 			return len(p), nil
 		}
 		buf, e.header = buf[19+ext:], true
