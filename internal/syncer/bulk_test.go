@@ -48,16 +48,20 @@ func genFiles(t *testing.T, o snapgen.Options) (base, drift string) {
 }
 
 // schema is what a rebuild must keep: indexes, constraints, options, owner,
-// grants, the identity.
+// grants, the identity, and each column's type, collation, nullability,
+// storage, default and comment.
 func schema(t *testing.T, pool *pgxpool.Pool, table string) string {
 	t.Helper()
 	var out string
 	err := pool.QueryRow(context.Background(), `
 		SELECT concat_ws(E'\n',
 		  (SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = $1),
-		  (SELECT string_agg(conname || ' ' || contype::text, ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = $1::regclass),
+		  (SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = $1::regclass),
 		  (SELECT array_to_string(reloptions, ',') || ' ' || relowner::regrole::text || ' ' || coalesce(relacl::text, '') FROM pg_class WHERE oid = $1::regclass),
-		  (SELECT string_agg(attname || ' ' || attidentity::text || ' ' || attnotnull::text, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped),
+		  (SELECT string_agg(concat_ws(' ', attname, format_type(atttypid, atttypmod), attcollation::regcollation, attidentity, attnotnull,
+		                               attstorage, pg_get_expr(d.adbin, d.adrelid), col_description(attrelid, attnum)), E'\n' ORDER BY attnum)
+		   FROM pg_attribute LEFT JOIN pg_attrdef d ON d.adrelid = attrelid AND d.adnum = attnum
+		   WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped),
 		  pg_get_serial_sequence($1, 'id'))`, table).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +76,11 @@ func TestBulkThresholdAndWhatABuildKeeps(t *testing.T) {
 	e := newEnv(t, bulkThreshold, func(c *syncer.Config) { c.AllowMassDelete = true })
 	ctx := context.Background()
 	if _, err := e.pool.Exec(ctx, `DO $$ BEGIN CREATE ROLE patientsync_test_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
-		GRANT SELECT ON patients, payments TO patientsync_test_reader`); err != nil {
+		GRANT SELECT ON patients, payments TO patientsync_test_reader;
+		-- What no migration uses yet, but a build must keep too.
+		ALTER TABLE patients ADD CONSTRAINT patients_count_sane CHECK (payments_count >= 0);
+		ALTER TABLE payments ALTER COLUMN patient_external_id SET STORAGE MAIN;
+		COMMENT ON COLUMN payments.amount IS 'exact, in the payment''s currency'`); err != nil {
 		t.Fatal(err)
 	}
 	beforeSchema := map[string]string{"patients": schema(t, e.pool, "patients"), "payments": schema(t, e.pool, "payments")}
