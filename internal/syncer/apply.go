@@ -126,6 +126,9 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	if err := m.merge(ctx); err != nil {
 		return err
 	}
+	if err := m.dropStage(ctx); err != nil {
+		return err
+	}
 	res.Status, res.Finished = StatusSucceeded, time.Now()
 	if err := updateRun(ctx, tx, res); err != nil {
 		return err

@@ -87,8 +87,9 @@ func TestDiffPartitionsDoNotChangeTheOutcome(t *testing.T) {
 	}
 }
 
-// The diff's partition files are gone after every sync, whatever its end.
-func TestDiffLeavesNoFiles(t *testing.T) {
+// The diff's partition files, the staging table of a first load and the
+// tables built are gone after every sync, whatever its end.
+func TestSyncsLeaveNoFilesOrTables(t *testing.T) {
 	e := newEnv(t, func(c *syncer.Config) { c.MinDeletes = 1 })
 	base, drift := genFiles(t, snapgen.Options{Patients: 300, Payments: 900, Seed: 2, Change: 0.1, Delete: 0.1, Add: 0.1})
 	malformed := e.file("payments.json", `[{"externalId":"1","amount":1,"patientId":"1"}, {"externalId":`)
@@ -99,6 +100,7 @@ func TestDiffLeavesNoFiles(t *testing.T) {
 		file string
 		ok   bool
 	}{
+		{malformed, false},              // a first load that fails
 		{base + "/payments.json", true}, // a first load: staged, no diff
 		{drift + "/payments.json", true},
 		{malformed, false},
@@ -111,6 +113,13 @@ func TestDiffLeavesNoFiles(t *testing.T) {
 		left, err := os.ReadDir(tmp)
 		if err != nil || len(left) != 0 {
 			t.Fatalf("after %s: %d files left in TMPDIR (%v)", filepath.Base(filepath.Dir(step.file)), len(left), err)
+		}
+		var tables []string
+		err = e.pool.QueryRow(context.Background(), `
+			SELECT coalesce(array_agg(relname::text), '{}') FROM pg_class
+			WHERE relname LIKE 'sync\_stage\_%' OR relname LIKE '%\_build'`).Scan(&tables)
+		if err != nil || len(tables) != 0 {
+			t.Fatalf("after %s: tables left %v (%v)", filepath.Base(filepath.Dir(step.file)), tables, err)
 		}
 	}
 }

@@ -11,11 +11,11 @@ import (
 // its staging columns and the SQL of each merge step, written out whole
 // (no fragments spliced together), so that what runs can be read here.
 //
-// The merge reads two temporary tables: "stage", the snapshot (ord,
-// external_id, valid, then the entity's columns) on a first load, and
-// "changes" on every other sync: only what differs from the target (action
-// i(nsert), u(pdate), r(estore), d(elete)), as the diff found it (see
-// diff.go).
+// The merge reads one of two tables: {stage}, the snapshot (ord,
+// external_id, valid, then the entity's columns) on a first load (see
+// stage.go), and the temporary "changes" on every other sync: only what
+// differs from the target (action i(nsert), u(pdate), r(estore),
+// d(elete)), as the diff found it (see diff.go).
 type entity struct {
 	name  snapshot.Entity
 	table string

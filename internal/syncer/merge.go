@@ -11,7 +11,7 @@ import (
 
 func (m *merger) exec(ctx context.Context, what, sql string, args ...any) (int64, error) {
 	start := time.Now()
-	tag, err := m.tx.Exec(ctx, sql, args...)
+	tag, err := m.tx.Exec(ctx, m.sql(sql), args...)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
@@ -46,7 +46,7 @@ func (m *merger) merge(ctx context.Context) error {
 		// Autovacuum never analyzes temp tables; the join plans need the
 		// numbers. A small sample is enough for row counts and join
 		// estimates.
-		if _, err := m.exec(ctx, "analyze staging", "SET LOCAL default_statistics_target = 10; ANALYZE stage"); err != nil {
+		if _, err := m.exec(ctx, "analyze staging", "SET LOCAL default_statistics_target = 10; ANALYZE {stage}"); err != nil {
 			return err
 		}
 		m.res.Inserted = m.staged
@@ -230,8 +230,8 @@ func (m *merger) dedupe(ctx context.Context) error {
 	switch {
 	case m.dups.overflow:
 		del = `
-			d AS (DELETE FROM stage s USING (
-			        SELECT external_id, max(ord) AS keep FROM stage GROUP BY external_id HAVING count(*) > 1) k
+			d AS (DELETE FROM {stage} s USING (
+			        SELECT external_id, max(ord) AS keep FROM {stage} GROUP BY external_id HAVING count(*) > 1) k
 			      WHERE s.external_id = k.external_id AND s.ord < k.keep RETURNING s.valid)`
 	case len(m.dups.candidates) > 0:
 		// One scan of the staging table: the candidates' rows are collected
@@ -241,9 +241,9 @@ func (m *merger) dedupe(ctx context.Context) error {
 		// guesses of the candidates (as a join, it hashed all 30M staged
 		// rows: 19 s).
 		del = `
-			c AS MATERIALIZED (SELECT ctid AS row, external_id, ord FROM stage WHERE h = ANY($1::bigint[])),
+			c AS MATERIALIZED (SELECT ctid AS row, external_id, ord FROM {stage} WHERE h = ANY($1::bigint[])),
 			k AS (SELECT external_id, max(ord) AS keep FROM c GROUP BY external_id HAVING count(*) > 1),
-			d AS (DELETE FROM stage WHERE ctid = ANY (ARRAY(
+			d AS (DELETE FROM {stage} WHERE ctid = ANY (ARRAY(
 			        SELECT c.row FROM c JOIN k ON k.external_id = c.external_id WHERE c.ord < k.keep))
 			      RETURNING valid)`
 		args = append(args, m.dups.candidates)
@@ -256,7 +256,7 @@ func (m *merger) dedupe(ctx context.Context) error {
 	// staged rows stays known without reading the staging table again.
 	start := time.Now()
 	var validDropped int64
-	err := m.tx.QueryRow(ctx, "WITH "+del+" SELECT count(*), count(*) FILTER (WHERE valid) FROM d", args...).
+	err := m.tx.QueryRow(ctx, m.sql("WITH "+del+" SELECT count(*), count(*) FILTER (WHERE valid) FROM d"), args...).
 		Scan(&m.res.Duplicates, &validDropped)
 	if err != nil {
 		return fmt.Errorf("remove duplicates: %w", err)

@@ -45,7 +45,7 @@ var patients = entity{
 	firstLoad: `
 		INSERT INTO patients (external_id, first_name, last_name, middle_name, date_of_birth, created, updated)
 		SELECT external_id, first_name, last_name, middle_name, date_of_birth, now(), now()
-		FROM stage WHERE valid`,
+		FROM {stage} WHERE valid`,
 
 	// Built anew ($1 is the first free id: a new row's id is $1 + its
 	// record index). New patients get the totals of payments that arrived
@@ -80,7 +80,7 @@ var patients = entity{
 		                            payments_total, payments_count, created, updated, deleted)
 		SELECT $1 + row_number() OVER (ORDER BY s.external_id) - 1, s.external_id, s.first_name, s.last_name,
 		       s.middle_name, s.date_of_birth, coalesce(a.total, 0), coalesce(a.cnt, 0), now(), now(), NULL
-		FROM stage s LEFT JOIN (
+		FROM {stage} s LEFT JOIN (
 		       SELECT patient_external_id, sum(amount) AS total, count(*) AS cnt
 		       FROM payments WHERE deleted IS NULL GROUP BY patient_external_id) a ON a.patient_external_id = s.external_id
 		WHERE s.valid

@@ -53,7 +53,7 @@ var payments = entity{
 	firstLoad: `
 		INSERT INTO payments (external_id, amount, patient_external_id, patient_id, created, updated)
 		SELECT s.external_id, s.amount, s.patient_external_id, p.id, now(), now()
-		FROM stage s LEFT JOIN patients p ON p.external_id = s.patient_external_id
+		FROM {stage} s LEFT JOIN patients p ON p.external_id = s.patient_external_id
 		WHERE s.valid`,
 
 	// Built anew ($1 is the first free id: a new row's id is $1 + its
@@ -76,7 +76,7 @@ var payments = entity{
 	buildFirst: `
 		INSERT INTO payments_build (id, external_id, amount, patient_external_id, patient_id, created, updated, deleted)
 		SELECT $1 + s.ord, s.external_id, s.amount, s.patient_external_id, p.id, now(), now(), NULL
-		FROM stage s LEFT JOIN patients p ON p.external_id = s.patient_external_id
+		FROM {stage} s LEFT JOIN patients p ON p.external_id = s.patient_external_id
 		WHERE s.valid`,
 
 	after: paymentsAfter,
@@ -117,7 +117,7 @@ const (
 	totalFirstLoad = `
 		UPDATE patients t SET payments_total = a.total, payments_count = a.cnt
 		FROM (SELECT patient_external_id, sum(amount) AS total, count(*) AS cnt
-		      FROM stage WHERE valid GROUP BY patient_external_id) a
+		      FROM {stage} WHERE valid GROUP BY patient_external_id) a
 		WHERE t.external_id = a.patient_external_id`
 	// On a first load built anew, every patient's totals in a new patients
 	// table, from payments_build: aggregated first by patient id (an

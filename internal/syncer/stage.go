@@ -25,6 +25,8 @@ type merger struct {
 
 	diff *localDiff // the diff of a sync that is not a first load
 
+	stageTable string // the staging table of a first load, once created
+
 	staged    int64                 // valid records: as read, then without repeats
 	firstLoad bool                  // the target was empty
 	built     bool                  // the target is being built anew, in <table>_build
@@ -40,18 +42,26 @@ var stagePrefix = []string{"ord", "h", "external_id", "valid"}
 
 const stagePrefixDDL = `ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, h bigint NOT NULL, valid boolean NOT NULL`
 
-// stage streams the snapshot into a temporary table. Nothing but the
+// stage streams the snapshot into the staging table. Nothing but the
 // decoder's window and COPY's buffer is held in memory.
+//
+// The staging table is UNLOGGED, not temporary: the database's parallel
+// workers cannot read a session's temporary tables, and the first load's
+// build joins it in parallel (see build). Created in the sync's
+// transaction, it is visible to no other session and vanishes with a
+// rollback; dropStage drops it before the commit. It is named for the
+// session (backend pid), so that concurrent syncs do not wait on each
+// other's catalog entry. The SQL names it {stage} (see sql).
 func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker) error {
-	ddl := "CREATE TEMP TABLE stage (" + stagePrefixDDL + ", " + m.ent.stageDDL + ") ON COMMIT DROP"
-	if _, err := m.tx.Exec(ctx, ddl); err != nil {
+	m.stageTable = fmt.Sprintf("sync_stage_%d", m.tx.Conn().PgConn().PID())
+	if _, err := m.tx.Exec(ctx, m.sql("CREATE UNLOGGED TABLE {stage} ("+stagePrefixDDL+", "+m.ent.stageDDL+")")); err != nil {
 		return fmt.Errorf("create staging table: %w", err)
 	}
 	m.dups = newDupFilter()
 	src := &copyStream{src: newRecordSource(r, m.ent, m.res, m.cfg.MaxInvalidRecords), dups: m.dups}
 	start := time.Now()
 	columns := append(append([]string{}, stagePrefix...), m.ent.stageColumns...)
-	copySQL := "COPY stage (" + strings.Join(columns, ", ") + ") FROM STDIN WITH (FORMAT binary)"
+	copySQL := m.sql("COPY {stage} (" + strings.Join(columns, ", ") + ") FROM STDIN WITH (FORMAT binary)")
 	_, err := m.tx.Conn().PgConn().CopyFrom(ctx, src, copySQL)
 	m.res.Received = src.src.dec.Received()
 	m.staged = src.src.valid
@@ -89,4 +99,19 @@ func (m *merger) guardInvalid() error {
 			m.res.Invalid, m.res.Received, share*100, first)
 	}
 	return nil
+}
+
+// sql names the staging table where a statement says {stage}.
+func (m *merger) sql(s string) string {
+	return strings.ReplaceAll(s, "{stage}", m.stageTable)
+}
+
+// dropStage drops the staging table, if any: last before the commit (a
+// rollback drops it by itself).
+func (m *merger) dropStage(ctx context.Context) error {
+	if m.stageTable == "" {
+		return nil
+	}
+	_, err := m.exec(ctx, "drop staging table", "DROP TABLE {stage}")
+	return err
 }
