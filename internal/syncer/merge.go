@@ -171,7 +171,8 @@ func estimateRows(ctx context.Context, q queryRower, table string) (int64, error
 	return rows, nil
 }
 
-// build fills <table>_build with fill, and indexes it; swapBuilt puts it
+// build fills <table>_build with fill (a query of the table's columns, in
+// order: see createBuild), and indexes it; swapBuilt puts it
 // in place at the end. When table is the entity's own, fill's $1 is the
 // first free id, for its new rows.
 func (m *merger) build(ctx context.Context, table, fill string) error {
@@ -179,23 +180,26 @@ func (m *merger) build(ctx context.Context, table, fill string) error {
 	if err != nil {
 		return err
 	}
-	if err := createBuild(ctx, m.tx, table, sh); err != nil {
+	// The build's statements read and write whole tables: parallel workers
+	// pay for themselves, whatever the planner's default costs of starting
+	// them and of passing rows to the leader say (with those, it keeps
+	// every build's query in one process).
+	settings := fmt.Sprintf("SET LOCAL maintenance_work_mem = '%s'; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0",
+		sanitizeSetting(m.cfg.MaintenanceWorkMem))
+	if _, err := m.exec(ctx, "build settings", settings); err != nil {
 		return err
 	}
 	var args []any
 	if table == m.ent.table {
 		args = append(args, sh.nextID)
 	}
-	if _, err := m.exec(ctx, "fill "+table+"_build", fill, args...); err != nil {
+	if err := createBuild(ctx, m, table, sh, fill, args...); err != nil {
 		return err
 	}
 	if table == m.ent.table {
 		// New rows took ids below nextID + the records received (their record
 		// index, or their rank in a first load of patients).
 		sh.nextID += m.res.Received
-	}
-	if _, err := m.exec(ctx, "index settings", fmt.Sprintf("SET LOCAL maintenance_work_mem = '%s'", sanitizeSetting(m.cfg.MaintenanceWorkMem))); err != nil {
-		return err
 	}
 	if err := indexBuild(ctx, m, table, sh); err != nil {
 		return err

@@ -59,7 +59,6 @@ var payments = entity{
 	// Built anew ($1 is the first free id: a new row's id is $1 + its
 	// record index).
 	build: `
-		INSERT INTO payments_build (id, external_id, amount, patient_external_id, patient_id, created, updated, deleted)
 		SELECT t.id, t.external_id,
 		       CASE WHEN c.action IN ('u', 'r') THEN c.amount ELSE t.amount END,
 		       CASE WHEN c.action IN ('u', 'r') THEN c.patient_external_id ELSE t.patient_external_id END,
@@ -74,7 +73,6 @@ var payments = entity{
 		FROM changes c LEFT JOIN patients p ON p.external_id = c.patient_external_id
 		WHERE c.action = 'i'`,
 	buildFirst: `
-		INSERT INTO payments_build (id, external_id, amount, patient_external_id, patient_id, created, updated, deleted)
 		SELECT $1 + s.ord, s.external_id, s.amount, s.patient_external_id, p.id, now(), now(), NULL
 		FROM {stage} s LEFT JOIN patients p ON p.external_id = s.patient_external_id
 		WHERE s.valid`,
@@ -106,8 +104,6 @@ const (
 		UPDATE patients t SET payments_total = t.payments_total + d.total, payments_count = t.payments_count + d.cnt
 		FROM deltas d WHERE t.external_id = d.pext`
 	buildAdjustedTotals = `
-		INSERT INTO patients_build (id, external_id, first_name, last_name, middle_name, date_of_birth,
-		                            payments_total, payments_count, created, updated, deleted)
 		SELECT t.id, t.external_id, t.first_name, t.last_name, t.middle_name, t.date_of_birth,
 		       t.payments_total + coalesce(d.total, 0), t.payments_count + coalesce(d.cnt, 0),
 		       t.created, t.updated, t.deleted
@@ -134,8 +130,6 @@ const (
 		SELECT patient_id, sum((amount * 100)::bigint) AS cents, count(*) AS cnt
 		FROM payments_build WHERE deleted IS NULL AND patient_id IS NOT NULL GROUP BY patient_id`
 	buildTotals = `
-		INSERT INTO patients_build (id, external_id, first_name, last_name, middle_name, date_of_birth,
-		                            payments_total, payments_count, created, updated, deleted)
 		SELECT t.id, t.external_id, t.first_name, t.last_name, t.middle_name, t.date_of_birth,
 		       coalesce(a.cents * 0.01, 0), coalesce(a.cnt, 0), t.created, t.updated, t.deleted
 		FROM patients t LEFT JOIN totals a ON a.patient_id = t.id
