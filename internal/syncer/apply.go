@@ -115,7 +115,7 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	if _, err := tx.Exec(ctx, s.sessionSettings(ctx)); err != nil {
 		return fmt.Errorf("configure transaction: %w", err)
 	}
-	m.tx = tx
+	m.begin(tx)
 	if firstLoad {
 		err = m.stage(ctx, r, tracker)
 		res.BytesRead = tracker.n
@@ -126,7 +126,7 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	if err := m.merge(ctx); err != nil {
 		return err
 	}
-	if err := m.dropStage(ctx); err != nil {
+	if err := m.dropScratch(ctx); err != nil {
 		return err
 	}
 	res.Status, res.Finished = StatusSucceeded, time.Now()

@@ -117,7 +117,7 @@ func TestSyncsLeaveNoFilesOrTables(t *testing.T) {
 		var tables []string
 		err = e.pool.QueryRow(context.Background(), `
 			SELECT coalesce(array_agg(relname::text), '{}') FROM pg_class
-			WHERE relname LIKE 'sync\_stage\_%' OR relname LIKE '%\_build'`).Scan(&tables)
+			WHERE relname ~ '^sync_(stage|totals)_[0-9]+$' OR relname LIKE '%\_build'`).Scan(&tables)
 		if err != nil || len(tables) != 0 {
 			t.Fatalf("after %s: tables left %v (%v)", filepath.Base(filepath.Dir(step.file)), tables, err)
 		}

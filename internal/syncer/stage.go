@@ -25,7 +25,7 @@ type merger struct {
 
 	diff *localDiff // the diff of a sync that is not a first load
 
-	stageTable string // the staging table of a first load, once created
+	names *strings.Replacer // the scratch tables' names (see begin)
 
 	staged    int64                 // valid records: as read, then without repeats
 	firstLoad bool                  // the target was empty
@@ -42,18 +42,9 @@ var stagePrefix = []string{"ord", "h", "external_id", "valid"}
 
 const stagePrefixDDL = `ord bigint NOT NULL, external_id text COLLATE "C" NOT NULL, h bigint NOT NULL, valid boolean NOT NULL`
 
-// stage streams the snapshot into the staging table. Nothing but the
-// decoder's window and COPY's buffer is held in memory.
-//
-// The staging table is UNLOGGED, not temporary: the database's parallel
-// workers cannot read a session's temporary tables, and the first load's
-// build joins it in parallel (see build). Created in the sync's
-// transaction, it is visible to no other session and vanishes with a
-// rollback; dropStage drops it before the commit. It is named for the
-// session (backend pid), so that concurrent syncs do not wait on each
-// other's catalog entry. The SQL names it {stage} (see sql).
+// stage streams the snapshot into the staging table, {stage}. Nothing but
+// the decoder's window and COPY's buffer is held in memory.
 func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker) error {
-	m.stageTable = fmt.Sprintf("sync_stage_%d", m.tx.Conn().PgConn().PID())
 	if _, err := m.tx.Exec(ctx, m.sql("CREATE UNLOGGED TABLE {stage} ("+stagePrefixDDL+", "+m.ent.stageDDL+")")); err != nil {
 		return fmt.Errorf("create staging table: %w", err)
 	}
@@ -101,17 +92,33 @@ func (m *merger) guardInvalid() error {
 	return nil
 }
 
-// sql names the staging table where a statement says {stage}.
-func (m *merger) sql(s string) string {
-	return strings.ReplaceAll(s, "{stage}", m.stageTable)
+// begin makes tx the merge's transaction.
+//
+// A first load reads and writes whole tables in scratch tables: {stage},
+// the snapshot, and {totals}, the payments' totals per patient. They are
+// UNLOGGED tables, not temporary ones: the database's parallel workers
+// cannot read a session's temporary tables, and the builds read them in
+// parallel (see createBuild). Created in the sync's transaction, they are
+// visible to no other session and vanish with a rollback; dropScratch
+// drops them before the commit. They are named for the session (backend
+// pid), so that concurrent syncs do not wait on each other's catalog
+// entries.
+func (m *merger) begin(tx pgx.Tx) {
+	m.tx = tx
+	pid := tx.Conn().PgConn().PID()
+	m.names = strings.NewReplacer("{stage}", fmt.Sprintf("sync_stage_%d", pid), "{totals}", fmt.Sprintf("sync_totals_%d", pid))
 }
 
-// dropStage drops the staging table, if any: last before the commit (a
-// rollback drops it by itself).
-func (m *merger) dropStage(ctx context.Context) error {
-	if m.stageTable == "" {
+// sql names the scratch tables in a statement.
+func (m *merger) sql(s string) string {
+	return m.names.Replace(s)
+}
+
+// dropScratch drops a first load's scratch tables: last before the commit.
+func (m *merger) dropScratch(ctx context.Context) error {
+	if !m.firstLoad {
 		return nil
 	}
-	_, err := m.exec(ctx, "drop staging table", "DROP TABLE {stage}")
+	_, err := m.exec(ctx, "drop scratch tables", "DROP TABLE IF EXISTS {stage}, {totals}")
 	return err
 }
