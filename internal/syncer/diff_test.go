@@ -90,37 +90,45 @@ func TestDiffPartitionsDoNotChangeTheOutcome(t *testing.T) {
 // The diff's partition files, the staging table of a first load and the
 // tables built are gone after every sync, whatever its end.
 func TestSyncsLeaveNoFilesOrTables(t *testing.T) {
-	e := newEnv(t, func(c *syncer.Config) { c.MinDeletes = 1 })
 	base, drift := genFiles(t, snapgen.Options{Patients: 300, Payments: 900, Seed: 2, Change: 0.1, Delete: 0.1, Add: 0.1})
-	malformed := e.file("payments.json", `[{"externalId":"1","amount":1,"patientId":"1"}, {"externalId":`)
-	tooFew := e.file("payments.json", `[{"externalId":"1","amount":1,"patientId":"1"}]`)
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	for _, step := range []struct {
-		file string
-		ok   bool
-	}{
-		{malformed, false},              // a first load that fails
-		{base + "/payments.json", true}, // a first load: staged, no diff
-		{drift + "/payments.json", true},
-		{malformed, false},
-		{tooFew, false}, // the mass-deletion guard
+	for name, mode := range map[string]func(*syncer.Config){
+		"row by row": func(c *syncer.Config) { c.BulkMinRows = 1 << 40 },
+		"built anew": func(c *syncer.Config) { c.BulkMinRows, c.BulkShare = 1, 0 },
 	} {
-		res, err := e.s.SyncFile(context.Background(), step.file)
-		if (err == nil) != step.ok {
-			t.Fatalf("%s: %+v, %v", step.file, res, err)
-		}
-		left, err := os.ReadDir(tmp)
-		if err != nil || len(left) != 0 {
-			t.Fatalf("after %s: %d files left in TMPDIR (%v)", filepath.Base(filepath.Dir(step.file)), len(left), err)
-		}
-		var tables []string
-		err = e.pool.QueryRow(context.Background(), `
-			SELECT coalesce(array_agg(relname::text), '{}') FROM pg_class
-			WHERE relname ~ '^sync_(stage|totals)_[0-9]+$' OR relname LIKE '%\_build'`).Scan(&tables)
-		if err != nil || len(tables) != 0 {
-			t.Fatalf("after %s: tables left %v (%v)", filepath.Base(filepath.Dir(step.file)), tables, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, mode, func(c *syncer.Config) { c.MinDeletes = 1 })
+			malformed := e.file("payments.json", `[{"externalId":"1","amount":1,"patientId":"1"}, {"externalId":`)
+			tooFew := e.file("payments.json", `[{"externalId":"1","amount":1,"patientId":"1"}]`)
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			for _, step := range []struct {
+				file string
+				ok   bool
+			}{
+				{malformed, false},              // a first load that fails
+				{base + "/patients.json", true}, // a first load: staged, no diff
+				{base + "/payments.json", true}, // and the payments' totals
+				{drift + "/payments.json", true},
+				{malformed, false},
+				{tooFew, false}, // the mass-deletion guard
+			} {
+				res, err := e.s.SyncFile(context.Background(), step.file)
+				if (err == nil) != step.ok {
+					t.Fatalf("%s: %+v, %v", step.file, res, err)
+				}
+				left, err := os.ReadDir(tmp)
+				if err != nil || len(left) != 0 {
+					t.Fatalf("after %s: %d files left in TMPDIR (%v)", filepath.Base(filepath.Dir(step.file)), len(left), err)
+				}
+				var tables []string
+				err = e.pool.QueryRow(context.Background(), `
+					SELECT coalesce(array_agg(relname::text), '{}') FROM pg_class
+					WHERE relname ~ '^sync_(stage|totals)_[0-9]+$' OR relname LIKE '%\_build'`).Scan(&tables)
+				if err != nil || len(tables) != 0 {
+					t.Fatalf("after %s: tables left %v (%v)", filepath.Base(filepath.Dir(step.file)), tables, err)
+				}
+			}
+		})
 	}
 }
 
