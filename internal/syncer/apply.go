@@ -118,6 +118,7 @@ func (s *Syncer) apply(ctx context.Context, conn *pgx.Conn, ent *entity, obj Obj
 	m.begin(tx)
 	if firstLoad {
 		err = m.stage(ctx, r, tracker)
+		defer m.totals.remove()
 		res.BytesRead = tracker.n
 		if err != nil {
 			return err

@@ -13,12 +13,13 @@ import (
 // parse on the server) keeps the Go side of the stream cheaper than the
 // server's.
 type copyStream struct {
-	src  *recordSource
-	dups *dupFilter
-	buf  []byte // encoded, from off on not yet read
-	off  int
-	done bool
-	err  error // the decoder's, when it stopped the stream
+	src    *recordSource
+	dups   *dupFilter
+	totals *firstTotals // sums of valid payments, or nil
+	buf    []byte       // encoded, from off on not yet read
+	off    int
+	done   bool
+	err    error // the decoder's, when it stopped the stream
 }
 
 // copyChunk is how much is encoded between reads.
@@ -69,6 +70,9 @@ func (c *copyStream) fill() {
 		c.buf = appendInt8(c.buf, r.Index)
 		c.buf = appendInt8(c.buf, h)
 		c.buf = c.src.appendKept(c.buf, r)
+		if c.totals != nil && r.Invalid == nil {
+			c.totals.add(r.PatientExternalID, r.AmountCents)
+		}
 	}
 }
 

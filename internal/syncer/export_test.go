@@ -18,3 +18,12 @@ func SetDiffPartitions(rows, bytes int64) (restore func()) {
 	diffPartRows, diffMaxPartBytes = rows, bytes
 	return func() { diffPartRows, diffMaxPartBytes = oldRows, oldBytes }
 }
+
+// SetFirstTotals sizes a payments first load's partitions of sums for rows
+// patients, with at most maxPatients in one (more, and the database sums
+// them), until restore. Call it only from a test that is not parallel.
+func SetFirstTotals(rows int64, maxPatients int) (restore func()) {
+	oldRows, oldMax := totalsPartRows, totalsMaxPatients
+	totalsPartRows, totalsMaxPatients = rows, maxPatients
+	return func() { totalsPartRows, totalsMaxPatients = oldRows, oldMax }
+}

@@ -266,6 +266,11 @@ func (m *merger) dedupe(ctx context.Context) error {
 		return fmt.Errorf("remove duplicates: %w", err)
 	}
 	m.staged -= validDropped
+	if validDropped > 0 {
+		// The sums counted every valid record (see firstTotals).
+		m.totals.remove()
+		m.totals = nil
+	}
 	m.log.Debug("sync step", "step", "remove duplicates", "rows", m.res.Duplicates, "seconds", time.Since(start).Seconds())
 	return nil
 }

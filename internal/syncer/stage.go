@@ -25,7 +25,8 @@ type merger struct {
 
 	diff *localDiff // the diff of a sync that is not a first load
 
-	names *strings.Replacer // the scratch tables' names (see begin)
+	names  *strings.Replacer // the scratch tables' names (see begin)
+	totals *firstTotals      // a payments first load's sums per patient, if made
 
 	staged    int64                 // valid records: as read, then without repeats
 	firstLoad bool                  // the target was empty
@@ -50,6 +51,17 @@ func (m *merger) stage(ctx context.Context, r io.Reader, tracker *readErrTracker
 	}
 	m.dups = newDupFilter()
 	src := &copyStream{src: newRecordSource(r, m.ent, m.res, m.cfg.MaxInvalidRecords), dups: m.dups}
+	if m.ent == &payments {
+		// Sized for the patients that the payments name, mostly.
+		n, err := estimateRows(ctx, m.tx, patients.table)
+		if err != nil {
+			return err
+		}
+		if m.totals, err = newFirstTotals(n); err != nil {
+			return err
+		}
+		src.totals = m.totals
+	}
 	start := time.Now()
 	columns := append(append([]string{}, stagePrefix...), m.ent.stageColumns...)
 	copySQL := m.sql("COPY {stage} (" + strings.Join(columns, ", ") + ") FROM STDIN WITH (FORMAT binary)")
