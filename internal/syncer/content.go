@@ -20,15 +20,13 @@ var (
 	ieee       = crc32.MakeTable(crc32.IEEE)
 )
 
-// add counts a record whose id (length-prefixed, as staged) and values
-// (validity and the entity's columns, as staged) are given; nil for a
-// record without a usable id.
-func (s *contentSum) add(id, vals []byte) {
+// add counts a record: its id (length-prefixed), then its values
+// (validity and the entity's columns), as staged; nil for a record without
+// a usable id.
+func (s *contentSum) add(rec []byte) {
 	x := uint64(0x9e3779b97f4a7c15) // records without an id count too
-	if id != nil {
-		c := crc32.Update(crc32.Update(0, castagnoli, id), castagnoli, vals)
-		i := crc32.Update(crc32.Update(0, ieee, id), ieee, vals)
-		x = uint64(c)<<32 | uint64(i)
+	if rec != nil {
+		x = uint64(crc32.Update(0, castagnoli, rec))<<32 | uint64(crc32.Update(0, ieee, rec))
 	}
 	s.a += mix64(x)
 	s.b += mix64(x ^ 0xd6e8feb86659fd93)

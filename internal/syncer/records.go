@@ -48,7 +48,7 @@ func (s *recordSource) next() (*snapshot.Record, error) {
 		if r.ExternalID != "" {
 			return r, nil
 		}
-		s.sum.add(nil, nil)
+		s.sum.add(nil)
 	}
 }
 
@@ -56,9 +56,8 @@ func (s *recordSource) next() (*snapshot.Record, error) {
 // validity (a boolean field) and, when valid, the entity's values (NULLs
 // when not), and adds it to the fingerprint.
 func (s *recordSource) appendKept(b []byte, r *snapshot.Record) []byte {
-	idAt := len(b)
+	at := len(b)
 	b = appendText(b, r.ExternalID)
-	valsAt := len(b)
 	valid := r.Invalid == nil
 	b = appendBool(b, valid)
 	if valid {
@@ -68,6 +67,6 @@ func (s *recordSource) appendKept(b []byte, r *snapshot.Record) []byte {
 			b = appendNull(b)
 		}
 	}
-	s.sum.add(b[idAt:valsAt], b[valsAt:])
+	s.sum.add(b[at:])
 	return b
 }
