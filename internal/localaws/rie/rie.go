@@ -188,7 +188,15 @@ func start(ctx context.Context, cfg Config) (*Function, error) {
 		c, err := net.DialTimeout("tcp", apiAddr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return f, nil
+			// The port may answer for another process that took it after
+			// freeAddr released it: the emulator, failing to bind it (or its
+			// Runtime API port), exits at once.
+			select {
+			case <-f.done:
+				return nil, fmt.Errorf("rie %s exited on start (%v): %s", cfg.Name, cmd.ProcessState, tail.String())
+			case <-time.After(startGrace):
+				return f, nil
+			}
 		}
 		select {
 		case <-f.done:
@@ -332,7 +340,15 @@ func (f *Function) Stop() {
 	})
 }
 
-func freeAddr() (string, error) {
+// startGrace is how long the emulator must outlive its port's first
+// answer to count as started.
+const startGrace = 250 * time.Millisecond
+
+// freeAddr picks a free loopback port; a var so that a test can hand out a
+// taken one.
+var freeAddr = pickFreeAddr
+
+func pickFreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)

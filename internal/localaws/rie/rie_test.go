@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -205,5 +206,46 @@ func TestMakefilePinsTheSameVersion(t *testing.T) {
 	}
 	if string(m[1]) != rie.Version {
 		t.Errorf("Makefile RIE_VERSION %s != rie.Version %s", m[1], rie.Version)
+	}
+}
+
+// A port picked free may be taken by another process before the emulator
+// binds it: the emulator exits, and Start must not mistake the other
+// process's answer for the emulator's, but start again on other ports.
+func TestStartSurvivesATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, c := range []struct {
+		name string
+		call int // which pick returns the taken port
+	}{{"invocation port", 1}, {"runtime API port", 2}} {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			defer rie.SetFreeAddr(func() (string, error) {
+				calls++
+				if calls == c.call {
+					return taken.Addr().String(), nil
+				}
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					return "", err
+				}
+				defer l.Close()
+				return l.Addr().String(), nil
+			})()
+			f, _ := startEcho(t, 5*time.Second)
+			if strings.Contains(f.URL(), taken.Addr().String()) {
+				t.Fatalf("started on the taken port: %s", f.URL())
+			}
+			if r, err := invokeEcho(t, f, "echo", "hello"); err != nil || r.Value != "hello" {
+				t.Fatalf("invoke = %+v, %v", r, err)
+			}
+			if calls <= 2 {
+				t.Fatalf("%d ports picked: the start was not retried", calls)
+			}
+		})
 	}
 }
