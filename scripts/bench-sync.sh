@@ -66,12 +66,12 @@ sync_one() { # phase file -> prints a result line
   name=$(basename "$file" .json)
   w0=$(written)
   psql -X -q "$url" -c "CHECKPOINT"
-  $cli probe -c 2 -rate 20 "http://$addr/patients?limit=100" "http://$addr/payments?limit=100" >"$dir/probe.out" 2>&1 &
+  $cli probe -c 2 -rate 20 -slow 50ms "http://$addr/patients?limit=100" "http://$addr/payments?limit=100" >"$dir/probe-$phase-$name.out" 2>&1 &
   probe=$!
   out=$(DATABASE_URL=$url nice -n "$nice" $cli sync "$file" 2>&1)
   printf '%s\n' "$out" >"$dir/sync-$phase-$name.log"
   kill -INT "$probe"; wait "$probe" || true
-  reader=$(sed -n 's/.*errors=\([0-9]*\).* p99_ms=\([0-9.]*\) max_ms=\([0-9.]*\).*/reader p99 \2 ms, max \3 ms, errors \1/p' "$dir/probe.out")
+  reader=$(sed -n 's/.*errors=\([0-9]*\).* p99_ms=\([0-9.]*\) max_ms=\([0-9.]*\).*/reader p99 \2 ms, max \3 ms, errors \1/p' "$dir/probe-$phase-$name.out")
   secs=$(sed -n 's/.* in \([0-9.]*\)s$/\1/p' <<<"$out" | head -1)
   rss=$(sed -n 's/^peak RSS \(.*\) MB$/\1/p' <<<"$out")
   rows=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' <<<"$out" | head -1)

@@ -23,6 +23,7 @@ func runProbe(ctx context.Context, args []string) error {
 	clients := fs.Int("c", 2, "concurrent clients")
 	duration := fs.Duration("duration", 0, "stop after this long (0: when stopped)")
 	rate := fs.Float64("rate", 0, "requests per second across all clients (0: as fast as they can)")
+	slow := fs.Duration("slow", 0, "also print each request that took at least this long, with when it started (0: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,6 +49,7 @@ func runProbe(ctx context.Context, args []string) error {
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
+	var slowLines []string
 	errs := 0
 	var firstErr error
 	var wg sync.WaitGroup
@@ -73,6 +75,9 @@ func runProbe(ctx context.Context, args []string) error {
 				}
 				mu.Lock()
 				lat = append(lat, d)
+				if *slow > 0 && d >= *slow {
+					slowLines = append(slowLines, fmt.Sprintf("slow: %s %.1fms %s", t0.UTC().Format(time.RFC3339Nano), float64(d.Microseconds())/1000, url))
+				}
 				if err != nil {
 					errs++
 					if firstErr == nil {
@@ -96,6 +101,9 @@ func runProbe(ctx context.Context, args []string) error {
 		len(lat), errs, elapsed.Seconds(), float64(len(lat))/elapsed.Seconds(), pct(0.50), pct(0.99), pct(1))
 	if firstErr != nil {
 		fmt.Printf("first error: %v\n", firstErr)
+	}
+	for _, l := range slowLines {
+		fmt.Println(l)
 	}
 	return nil
 }
