@@ -12,7 +12,8 @@
 //   - records.go: the body is decoded record by record (invalid records
 //     counted, the content fingerprinted: content.go);
 //   - stage.go, copy.go: a first load streams the records with COPY into a
-//     staging table, from which the tables are built (bulk.go);
+//     staging table, from which the tables are built (bulk.go); a first
+//     load of payments also sums them per patient as they pass (totals.go);
 //   - diff.go: every other sync compares the records with the table's rows
 //     in this process, both partitioned to local disk by id hash, and copies
 //     only the differences into the changes table;
