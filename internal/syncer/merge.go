@@ -43,8 +43,8 @@ func (m *merger) merge(ctx context.Context) error {
 		if err := m.dedupe(ctx); err != nil {
 			return err
 		}
-		// Autovacuum never analyzes temp tables; the join plans need the
-		// numbers. A small sample is enough for row counts and join
+		// Autovacuum never analyzes the staging table (no other session
+		// sees it); the join plans need the numbers. A small sample is enough for row counts and join
 		// estimates.
 		if _, err := m.exec(ctx, "analyze staging", "SET LOCAL default_statistics_target = 10; ANALYZE {stage}"); err != nil {
 			return err
