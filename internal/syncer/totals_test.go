@@ -48,3 +48,22 @@ func TestFirstLoadTotalsWhereverSummed(t *testing.T) {
 		}
 	}
 }
+
+// A repeated payment id counts once in its patient's total, as its last
+// occurrence says, though the sync summed every occurrence as it streamed.
+func TestFirstLoadTotalsCountTheLastOccurrence(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *syncer.Config) { c.MaxInvalidShare = 1 })
+	e.sync("patients.json", patientsJSON(4))
+	e.sync("payments.json", `[
+		{"amount": 1.00, "patientId": "1", "externalId": "9"},
+		{"amount": 2.00, "patientId": "1", "externalId": "8"},
+		{"amount": 3.00, "patientId": "2", "externalId": "9"},
+		{"amount": 5.00, "patientId": "3", "externalId": "7"},
+		{"amount": "x", "patientId": "3", "externalId": "7"}]`)
+	e.checkInvariants()
+	p := e.patients()
+	if p["1"].Total != "2.00" || p["2"].Total != "3.00" || p["3"].Total != "0.00" {
+		t.Fatalf("totals: 1 %s, 2 %s, 3 %s; want 2.00, 3.00, 0.00", p["1"].Total, p["2"].Total, p["3"].Total)
+	}
+}
