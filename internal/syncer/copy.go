@@ -1,10 +1,13 @@
 package syncer
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // copyStream is the staging COPY's input: the snapshot's records encoded in
@@ -74,6 +77,24 @@ func (c *copyStream) fill() {
 			c.totals.add(r.PatientExternalID, r.AmountCents)
 		}
 	}
+}
+
+// copyFromWriter runs COPY sql on conn with what write writes, write
+// running meanwhile in its own goroutine, and returns the COPY's tag and
+// error and write's error. When write fails, the COPY fails too, but says
+// only what the server said; when the COPY fails first, write's next
+// write fails.
+func copyFromWriter(ctx context.Context, conn *pgconn.PgConn, sql string, write func(io.Writer) error) (tag pgconn.CommandTag, copyErr, writeErr error) {
+	pr, pw := io.Pipe()
+	written := make(chan error, 1)
+	go func() {
+		err := write(pw)
+		pw.CloseWithError(err)
+		written <- err
+	}()
+	tag, copyErr = conn.CopyFrom(ctx, pr, sql)
+	pr.CloseWithError(errors.New("the COPY ended")) // a writer still writing stops
+	return tag, copyErr, <-written
 }
 
 // Binary COPY fields: a 4-byte length (-1 for NULL), then the value in the

@@ -80,12 +80,18 @@ type localDiff struct {
 	n      diffCounts
 }
 
+// partCount is how many partitions hold about rows records at perPart
+// each: a power of two (a hash's low bits pick one), at most diffMaxParts.
+func partCount(rows, perPart int64) int {
+	if rows <= perPart {
+		return 1
+	}
+	return min(1<<bits.Len64(uint64((rows-1)/perPart)), diffMaxParts)
+}
+
 // newLocalDiff creates the partition files for a table of about rows rows.
 func newLocalDiff(ent *entity, rows int64) (*localDiff, error) {
-	parts := 1
-	if rows > diffPartRows {
-		parts = min(1<<bits.Len64(uint64((rows-1)/diffPartRows)), diffMaxParts)
-	}
+	parts := partCount(rows, diffPartRows)
 	dir, err := os.MkdirTemp("", "patientsync-diff-")
 	if err != nil {
 		return nil, fmt.Errorf("diff: create a directory for its partitions (TMPDIR): %w", err)
@@ -732,16 +738,8 @@ func (m *merger) diffChanges(ctx context.Context) error {
 		return fmt.Errorf("create the diff table: %w", err)
 	}
 	start := time.Now()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := d.compare(pw)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	_, err := m.tx.Conn().PgConn().CopyFrom(ctx, pr, "COPY diff FROM STDIN WITH (FORMAT binary)")
-	pr.CloseWithError(errors.New("diff: the COPY ended"))
-	if cerr := <-done; cerr != nil && err != nil {
+	_, err, cerr := copyFromWriter(ctx, m.tx.Conn().PgConn(), "COPY diff FROM STDIN WITH (FORMAT binary)", d.compare)
+	if cerr != nil && err != nil {
 		err = cerr // COPY reports it only as the server's message
 	}
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/patientsync/patientsync/internal/snapshot"
@@ -185,16 +184,8 @@ func (m *merger) copyTotals(ctx context.Context) error {
 		return fmt.Errorf("total payments: %w", err)
 	}
 	start := time.Now()
-	pr, pw := io.Pipe()
-	sent := make(chan error, 1)
-	go func() {
-		err := m.totals.copyTo(pw)
-		pw.CloseWithError(err)
-		sent <- err
-	}()
-	tag, err := sp.Conn().PgConn().CopyFrom(ctx, pr, m.sql("COPY {totals} FROM STDIN (FORMAT binary)"))
-	pr.CloseWithError(errors.New("COPY ended")) // a writer still writing stops
-	if serr := <-sent; serr != nil && errors.Is(serr, errTotalsInDB) {
+	tag, err, serr := copyFromWriter(ctx, sp.Conn().PgConn(), m.sql("COPY {totals} FROM STDIN (FORMAT binary)"), m.totals.copyTo)
+	if errors.Is(serr, errTotalsInDB) {
 		return serr
 	}
 	if err != nil {

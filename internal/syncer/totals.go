@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"math/bits"
 	"os"
 )
 
@@ -27,8 +26,7 @@ type firstTotals struct {
 	seed  maphash.Seed
 	dir   string
 	parts *partWriter
-	n     int // partitions
-	shift int // a hash's partition is h >> shift
+	n     int // partitions, a power of two: a hash's low bits pick one
 	rec   []byte
 	err   error // the first failure to write a partition
 }
@@ -46,15 +44,12 @@ var (
 
 // newFirstTotals creates the partition files for about patients ids.
 func newFirstTotals(patients int64) (*firstTotals, error) {
-	parts := 1
-	if patients > totalsPartRows {
-		parts = min(1<<bits.Len64(uint64((patients-1)/totalsPartRows)), diffMaxParts)
-	}
+	parts := partCount(patients, totalsPartRows)
 	dir, err := os.MkdirTemp("", "patientsync-totals-")
 	if err != nil {
 		return nil, fmt.Errorf("totals: create a directory for its partitions (TMPDIR): %w", err)
 	}
-	t := &firstTotals{seed: maphash.MakeSeed(), dir: dir, n: parts, shift: 64 - bits.Len(uint(parts-1))}
+	t := &firstTotals{seed: maphash.MakeSeed(), dir: dir, n: parts}
 	if t.parts, err = newPartWriter(dir, "totals", parts); err != nil {
 		t.remove()
 		return nil, err
@@ -67,10 +62,7 @@ func (t *firstTotals) add(patient string, cents int64) {
 	if t.err != nil {
 		return
 	}
-	part := 0
-	if t.shift < 64 {
-		part = int(maphash.String(t.seed, patient) >> t.shift)
-	}
+	part := int(maphash.String(t.seed, patient) & uint64(t.n-1))
 	t.rec = binary.BigEndian.AppendUint32(t.rec[:0], uint32(8+len(patient)))
 	t.rec = binary.BigEndian.AppendUint64(t.rec, uint64(cents))
 	t.rec = append(t.rec, patient...)
