@@ -122,8 +122,8 @@ pgb() {
 results="$WORK/results.txt"
 {
   echo "API: patientsync serve under wrk -t2 -c$CONC. floor: the query alone under pgbench -c$CONC -M extended."
-  echo "floor+t: what the API sends, the statement_timeout set_config and the query in one pipeline."
-  printf '%-24s %9s %7s %7s | %9s %7s %7s %6s | %9s %6s\n' "shape" "API req/s" "p50 ms" "p99 ms" "floor tps" "p50 ms" "p99 ms" "share" "floor+t" "share"
+  echo "floor+s: what the API sends, its session statement (statement_timeout, TimeZone, DateStyle, asOf) and the query in one pipeline."
+  printf '%-24s %9s %7s %7s | %9s %7s %7s %6s | %9s %6s\n' "shape" "API req/s" "p50 ms" "p99 ms" "floor tps" "p50 ms" "p99 ms" "share" "floor+s" "share"
   for s in "${shapes[@]}"; do
     IFS='|' read -r name path script vars <<<"$s"
     # The API, from wrk (a separate process) over loopback.
@@ -137,7 +137,7 @@ results="$WORK/results.txt"
     pgb "$ROOT/$SQLDIR/$script" $vars >"$WORK/pgb.out"
     read -r tps g50 g99 <"$WORK/pgb.out"
     pipe="$WORK/pipeline-$script"
-    { printf '%s\n' '\startpipeline'; grep -v '^--' "$SQLDIR/statement-timeout.sql"; grep -v '^--' "$SQLDIR/$script"; printf '%s\n' '\endpipeline'; } >"$pipe"
+    { printf '%s\n' '\startpipeline'; grep -v '^--' "$SQLDIR/session.sql"; grep -v '^--' "$SQLDIR/$script"; printf '%s\n' '\endpipeline'; } >"$pipe"
     # shellcheck disable=SC2086
     pgb "$pipe" $vars >"$WORK/pgb.out"
     read -r ttps _ _ <"$WORK/pgb.out"

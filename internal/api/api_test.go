@@ -627,6 +627,46 @@ func TestStatementTimeout(t *testing.T) {
 	}
 }
 
+// TestTimestampsWhateverTheSession: created and updated pass through as
+// the database's text, so they must read the same instants under any
+// session TimeZone and DateStyle a pool may bring, and leave them as found.
+func TestTimestampsWhateverTheSession(t *testing.T) {
+	t.Parallel()
+	seedPool, url := testutil.DBPool(t)
+	testutil.Seed(t, seedPool, samplePatients, samplePayments)
+	ctx := context.Background()
+	// Whole seconds, a trimmed fraction, all six digits; a date on which
+	// Kathmandu's +05:45 is the next day.
+	if _, err := seedPool.Exec(ctx, `UPDATE patients SET created = '2026-01-02 23:04:05+00', updated = '2026-01-03 03:04:05.5+00' WHERE external_id = '4';
+		UPDATE payments SET created = '0001-02-03 04:05:06.000001+00', updated = '9999-12-31 23:59:59.123456+00' WHERE external_id = '701'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, params := range []map[string]string{nil, {"TimeZone": "Asia/Kathmandu", "DateStyle": "SQL, DMY"}, {"TimeZone": "America/St_Johns", "DateStyle": "German"}} {
+		pool, err := db.Open(ctx, url, db.Options{MaxConns: 1, ExecMode: pgx.QueryExecModeExec, RuntimeParams: params})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHandler(t, pool, api.Config{})
+		pat := get(t, h, "/patients?payment_min=9&payment_max=10").Body.String()
+		pay := get(t, h, "/payments?external_id=4").Body.String()
+		for _, want := range []string{`"created":"2026-01-02T23:04:05Z","updated":"2026-01-03T03:04:05.5Z"`} {
+			if !strings.Contains(pat, want) {
+				t.Errorf("session %v: patient 4 lacks %s: %s", params, want, pat)
+			}
+		}
+		if want := `"created":"0001-02-03T04:05:06.000001Z","updated":"9999-12-31T23:59:59.123456Z"`; !strings.Contains(pay, want) {
+			t.Errorf("session %v: payment 701 lacks %s: %s", params, want, pay)
+		}
+		if tz, ok := params["TimeZone"]; ok {
+			var got string
+			if err := pool.QueryRow(ctx, "SHOW TimeZone").Scan(&got); err != nil || got != tz {
+				t.Errorf("the session's TimeZone is %q after requests (%v), want %q", got, err, tz)
+			}
+		}
+		pool.Close()
+	}
+}
+
 // TestInternalErrorsDoNotLeak breaks the schema under the handler: the client
 // gets a bare 500 with the request id, the log gets the database error.
 func TestInternalErrorsDoNotLeak(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -51,9 +50,9 @@ func appendPatient(b []byte, p *patientRow) []byte {
 	b = append(b, `,"paymentsCount":`...)
 	b = strconv.AppendInt(b, p.count, 10)
 	b = append(b, `,"created":`...)
-	b = appendTime(b, p.created)
+	b = appendTimestamp(b, p.created)
 	b = append(b, `,"updated":`...)
-	b = appendTime(b, p.updated)
+	b = appendTimestamp(b, p.updated)
 	return append(b, '}')
 }
 
@@ -73,9 +72,9 @@ func appendPayment(b []byte, p *paymentRow) []byte {
 	b = append(b, `,"patientExternalId":`...)
 	b = appendString(b, p.patientExternalID)
 	b = append(b, `,"created":`...)
-	b = appendTime(b, p.created)
+	b = appendTimestamp(b, p.created)
 	b = append(b, `,"updated":`...)
-	b = appendTime(b, p.updated)
+	b = appendTimestamp(b, p.updated)
 	return append(b, '}')
 }
 
@@ -106,10 +105,46 @@ func jsonDecimal[T text](s T) bool {
 	return i == len(s)
 }
 
-func appendTime(b []byte, t time.Time) []byte {
+// timestampText reports whether s is a timestamptz as PostgreSQL prints it
+// with DateStyle ISO and TimeZone UTC, in the years 1 to 9999:
+// "2006-01-02 15:04:05", an optional fraction of up to 6 digits, "+00".
+func timestampText(s []byte) bool {
+	const layout = "dddd-dd-dd dd:dd:dd"
+	if len(s) < len(layout)+3 || string(s[len(s)-3:]) != "+00" {
+		return false
+	}
+	for i := range len(layout) {
+		if layout[i] == 'd' && (s[i] < '0' || s[i] > '9') || layout[i] != 'd' && s[i] != layout[i] {
+			return false
+		}
+	}
+	frac := s[len(layout) : len(s)-3]
+	if len(frac) == 0 {
+		return true
+	}
+	if len(frac) < 2 || len(frac) > 7 || frac[0] != '.' {
+		return false
+	}
+	for _, c := range frac[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendTimestamp writes timestampText s as encoding/json writes the same
+// time.Time in UTC (RFC 3339, trailing zeros of the fraction dropped).
+func appendTimestamp(b []byte, s []byte) []byte {
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
+	b = append(b, s[:10]...)
+	b = append(b, 'T')
+	b = append(b, s[11:19]...)
+	frac := bytes.TrimRight(s[19:len(s)-3], "0")
+	if len(frac) > 1 {
+		b = append(b, frac...)
+	}
+	return append(b, `Z"`...)
 }
 
 func appendNullString(b []byte, s *string) []byte {

@@ -70,7 +70,7 @@ func streamPage[T, R any](pg Page[T], row func(*T) R, item func([]byte, *R) []by
 
 func patientRowOf(p *Patient) patientRow {
 	r := patientRow{id: p.ID, externalID: []byte(p.ExternalID), first: []byte(p.FirstName), last: []byte(p.LastName),
-		dob: []byte(p.DateOfBirth), total: []byte(p.PaymentsTotal), count: p.PaymentsCount, created: p.Created, updated: p.Updated}
+		dob: []byte(p.DateOfBirth), total: []byte(p.PaymentsTotal), count: p.PaymentsCount, created: pgTimestamp(p.Created), updated: pgTimestamp(p.Updated)}
 	if p.MiddleName != nil {
 		r.middle = append([]byte{}, *p.MiddleName...) // non-nil even when empty
 	}
@@ -79,11 +79,65 @@ func patientRowOf(p *Patient) patientRow {
 
 func paymentRowOf(p *Payment) paymentRow {
 	r := paymentRow{id: p.ID, externalID: []byte(p.ExternalID), amount: []byte(p.Amount),
-		patientExternalID: []byte(p.PatientExternalID), created: p.Created, updated: p.Updated}
+		patientExternalID: []byte(p.PatientExternalID), created: pgTimestamp(p.Created), updated: pgTimestamp(p.Updated)}
 	if p.PatientID != nil {
 		r.patientID.Int64, r.patientID.Valid = *p.PatientID, true
 	}
 	return r
+}
+
+// pgTimestamp is t as PostgreSQL prints a timestamptz under the session
+// settings of the store (TimeZone UTC, DateStyle ISO): trailing zeros of
+// the fraction dropped, as PostgreSQL does.
+func pgTimestamp(t time.Time) []byte {
+	return []byte(t.UTC().Format("2006-01-02 15:04:05.999999") + "+00")
+}
+
+func TestTimestampText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, want string // want "": refused
+	}{
+		{"2026-11-29 05:31:18.810436+00", `"2026-11-29T05:31:18.810436Z"`},
+		{"2026-11-29 05:31:18.81+00", `"2026-11-29T05:31:18.81Z"`},
+		{"2026-11-29 05:31:18.5+00", `"2026-11-29T05:31:18.5Z"`},
+		{"2026-11-29 05:31:18+00", `"2026-11-29T05:31:18Z"`},
+		{"2026-11-29 05:31:18.810000+00", `"2026-11-29T05:31:18.81Z"`}, // not PostgreSQL's form, still the same instant
+		{"2026-11-29 05:31:18.000000+00", `"2026-11-29T05:31:18Z"`},
+		{"0001-01-01 00:00:00+00", `"0001-01-01T00:00:00Z"`},
+		{"9999-12-31 23:59:59.999999+00", `"9999-12-31T23:59:59.999999Z"`},
+		{"2026-11-29 05:31:18.810436+01", ""},    // another time zone
+		{"2026-11-29 05:31:18.810436+05:30", ""}, // another time zone
+		{"2026-11-29 05:31:18.810436", ""},       // no zone
+		{"2026-11-29T05:31:18Z", ""},             // not PostgreSQL's text
+		{"11/29/2026 05:31:18.810436 UTC", ""},   // DateStyle SQL
+		{"Sun Nov 29 05:31:18.810436 2026 UTC", ""},
+		{"10000-01-01 00:00:00+00", ""},   // beyond what encoding/json writes
+		{"0001-01-01 00:00:00+00 BC", ""}, // before year 1
+		{"infinity", ""},
+		{"2026-11-29 05:31:18.+00", ""},
+		{"2026-11-29 05:31:18.1234567+00", ""},
+		{"2026-11-29 05:31:1a+00", ""},
+		{"", ""},
+	} {
+		in := []byte(tc.in)
+		if ok := timestampText(in); ok != (tc.want != "") {
+			t.Errorf("timestampText(%q) = %v", tc.in, ok)
+			continue
+		}
+		if tc.want == "" {
+			continue
+		}
+		if got := string(appendTimestamp([]byte("x"), in)); got != "x"+tc.want {
+			t.Errorf("appendTimestamp(%q) = %s, want x%s", tc.in, got, tc.want)
+		}
+		// encoding/json of the same instant, where it is PostgreSQL's form.
+		if want, err := time.Parse("2006-01-02 15:04:05.999999-07", tc.in); err == nil && bytes.Count(in, []byte("0+")) == 0 {
+			if j := string(stdJSON(t, want.UTC())); j != tc.want+"\n" {
+				t.Errorf("%q: encoding/json writes %s, appendTimestamp %s", tc.in, j, tc.want)
+			}
+		}
+	}
 }
 
 func FuzzAppendString(f *testing.F) {

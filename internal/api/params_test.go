@@ -155,10 +155,10 @@ func TestPgbenchScripts(t *testing.T) {
 
 	dir := filepath.Join("..", "..", "scripts", "bench-api")
 	// What each request sends first, in the same pipeline (serve's default timeout).
-	timeoutSQL := newStore(nil, 5*time.Second).timeoutSQL
-	check(t, filepath.Join(dir, "statement-timeout.sql"),
+	check(t, filepath.Join(dir, "session.sql"),
 		"-- Sent before every query in the same pipeline (implicit transaction) by `patientsync serve` (-statement-timeout 5s):\n"+
-			"-- the timeout, and the last applied sync run (asOf).\n"+timeoutSQL+";\n"+asOfSQL+";\n")
+			"-- the timeout, the session settings of the timestamps' text, and the last applied sync run (asOf).\n"+
+			newStore(nil, 5*time.Second).sessionSQL+";\n")
 	for _, s := range scripts {
 		if len(s.args) != len(s.vars) {
 			t.Fatalf("%s: %d args, %d vars", s.file, len(s.args), len(s.vars))

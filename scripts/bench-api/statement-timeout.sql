@@ -1,4 +1,0 @@
--- Sent before every query in the same pipeline (implicit transaction) by `patientsync serve` (-statement-timeout 5s):
--- the timeout, and the last applied sync run (asOf).
-SELECT set_config('statement_timeout', '5000ms', true);
-SELECT last_applied_run FROM sync_state;
