@@ -122,7 +122,7 @@ pgb() {
 results="$WORK/results.txt"
 {
   echo "API: patientsync serve under wrk -t2 -c$CONC. floor: the query alone under pgbench -c$CONC -M extended."
-  echo "floor+s: what the API sends, its session statement (statement_timeout, TimeZone, DateStyle, asOf) and the query in one pipeline."
+  echo "floor+s: what the API sends, its session statement (statement_timeout, TimeZone, asOf) and the query in one pipeline."
   printf '%-24s %9s %7s %7s | %9s %7s %7s %6s | %9s %6s\n' "shape" "API req/s" "p50 ms" "p99 ms" "floor tps" "p50 ms" "p99 ms" "share" "floor+s" "share"
   for s in "${shapes[@]}"; do
     IFS='|' read -r name path script vars <<<"$s"

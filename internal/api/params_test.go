@@ -157,7 +157,7 @@ func TestPgbenchScripts(t *testing.T) {
 	// What each request sends first, in the same pipeline (serve's default timeout).
 	check(t, filepath.Join(dir, "session.sql"),
 		"-- Sent before every query in the same pipeline (implicit transaction) by `patientsync serve` (-statement-timeout 5s):\n"+
-			"-- the timeout, the session settings of the timestamps' text, and the last applied sync run (asOf).\n"+
+			"-- the timeout, the time zone of the timestamps' text (UTC), and the last applied sync run (asOf).\n"+
 			newStore(nil, 5*time.Second).sessionSQL+";\n")
 	for _, s := range scripts {
 		if len(s.args) != len(s.vars) {
