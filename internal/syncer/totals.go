@@ -22,6 +22,13 @@ import (
 // valid record, no sum leaves int64 cents and no partition holds more
 // than totalsMaxPatients ids; otherwise, or when a partition file cannot
 // be written, the database sums the staging table instead (errTotalsInDB).
+//
+// The sums are made as they are copied, while the database only takes in
+// the COPY. Made in the background during the payments build instead, they
+// left the copy step 0.3-0.4 s instead of 1.0 s, but on a machine that
+// shares its cores with the database they took those cores from the
+// build's parallel workers: six paired first loads of 3M payments were
+// 0.4 s slower (median).
 type firstTotals struct {
 	seed  maphash.Seed
 	dir   string
