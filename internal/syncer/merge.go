@@ -44,8 +44,8 @@ func (m *merger) merge(ctx context.Context) error {
 			return err
 		}
 		// Autovacuum never analyzes the staging table (no other session
-		// sees it); the join plans need the numbers. A small sample is enough for row counts and join
-		// estimates.
+		// sees it); the join plans need the numbers. A small sample is
+		// enough for row counts and join estimates.
 		if _, err := m.exec(ctx, "analyze staging", "SET LOCAL default_statistics_target = 10; ANALYZE {stage}"); err != nil {
 			return err
 		}
